@@ -1,0 +1,32 @@
+"""The edge router port: HTTP routing from hostnames to the running web instances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Route:
+    """Requests for any of `hostnames` go to the upstreams registered under `key`."""
+
+    key: str  # "{project}.{service}"
+    hostnames: tuple[str, ...]
+
+
+class EdgeRouter(Protocol):
+    async def start(self) -> None:
+        """Start (or adopt an already running) router listening on the edge port."""
+
+    async def close(self) -> None:
+        """Stop the router."""
+
+    async def set_routes(self, routes: list[Route]) -> None:
+        """Make the routed set of hosts exactly `routes` (unknown hosts get a 404 page)."""
+
+    async def set_upstreams(self, key: str, addresses: list[str]) -> None:
+        """Send the route's traffic to `addresses` ("127.0.0.1:PORT"), balanced between them.
+
+        Must not drop requests in flight or reset keep-alive client connections when only the
+        addresses change (a rollout). An empty list answers with a 503 page.
+        """

@@ -1,0 +1,42 @@
+"""Typed errors raised by handlers; the API maps each to its HTTP status once."""
+
+
+class SkyforgeError(Exception):
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Invalid(SkyforgeError):
+    status = 422
+    title = "Invalid input"
+
+
+class NotFound(SkyforgeError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(SkyforgeError):
+    status = 409
+    title = "Conflict"
+
+
+class Unauthorized(SkyforgeError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(SkyforgeError):
+    status = 403
+    title = "Forbidden"
+
+
+class StepFailed(SkyforgeError):
+    """A build, release phase or rollout step failed; the detail is shown to the user."""
+
+    status = 500
+    title = "Step failed"

@@ -1,0 +1,94 @@
+"""The Runtime port: where a service's release actually runs (Dokku's "scheduler").
+
+Every runtime (local, kubernetes, gitops, null) offers the same operations. The control plane
+renders a release into an `AppRelease` (pure data, see render.py) and hands it to the runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from skyforge.kernel.logs import LogSink
+
+
+@dataclass(frozen=True)
+class ProcessType:
+    """One process type of a release: its command and how many instances run."""
+
+    name: str  # "web", "worker", ...
+    command: str  # as written in the Procfile; "$PORT"/"${VAR}" expanded by the runtime
+    count: int
+
+
+@dataclass(frozen=True)
+class AppRelease:
+    """What should run for one service: the desired state the runtime converges to."""
+
+    key: str  # stable identity of the service in the runtime: "{project}.{service}"
+    hostnames: tuple[str, ...]  # routed to the web processes, e.g. ("web.shop.localhost",)
+    release_id: str
+    version: int  # release number within the service (v1, v2, ...)
+    slug_dir: Path  # the immutable build artifact: the app's files, its venv/node_modules
+    processes: tuple[ProcessType, ...]
+    env: dict[str, str] = field(default_factory=dict)  # config vars (PORT is added per instance)
+    health_check_path: str | None = None  # None: any HTTP answer on PORT counts as healthy
+    release_command: str | None = None  # the Procfile's `release` process, run once per release
+
+    def process(self, name: str) -> ProcessType | None:
+        return next((p for p in self.processes if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class ObservedApp:
+    """What a runtime sees running for one service."""
+
+    key: str
+    release_id: str | None  # the release serving traffic (None: nothing routed)
+    counts: dict[str, int]  # live instances per process type of that release
+    healthy: bool
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: float  # unix seconds
+    source: str  # "web.1", "worker.1", "release", "router"
+    line: str
+
+
+class RolloutFailed(Exception):
+    """The new release did not become healthy (or its release phase failed).
+
+    The runtime has already stopped what it started for it: the previous release keeps serving.
+    """
+
+
+class Runtime(Protocol):
+    async def start(self) -> None:
+        """Prepare; adopt or cleanly replace whatever a previous control plane left running."""
+
+    async def close(self) -> None:
+        """Stop everything this runtime runs (the control plane is shutting down)."""
+
+    async def run_release_phase(self, app: AppRelease, log: LogSink, timeout: float) -> None:
+        """Run app.release_command once to completion; raise RolloutFailed when it fails."""
+
+    async def rollout(self, app: AppRelease, log: LogSink, timeout: float) -> None:
+        """Make `app` the running release with zero downtime.
+
+        Start the new instances, wait until every web instance is healthy, switch traffic,
+        drain and stop the old ones. Also used when only the scale changed. On failure raise
+        RolloutFailed and leave the previous release serving.
+        """
+
+    async def observe(self) -> dict[str, ObservedApp]:
+        """What runs now, by AppRelease.key."""
+
+    async def remove(self, key: str) -> None:
+        """Stop and forget everything of one service (it was deleted)."""
+
+    def logs(self, key: str, *, follow: bool, tail: int) -> AsyncIterator[LogLine]:
+        """The app's output (every process of the service), optionally followed live."""
+        ...
