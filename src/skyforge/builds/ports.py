@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from skyforge.builds.model import Build
 from skyforge.kernel.logs import LogSink
+from skyforge.kernel.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,13 @@ class Builder(Protocol):
         `cache_dir` persists between builds of the same service (dependency caches).
         Raises StepFailed (reason written to `log` too) when the build fails.
         """
+
+
+class BuildRepository(Protocol):
+    async def add(self, build: Build) -> None: ...
+    async def get(self, build_id: str) -> Build | None: ...
+    async def save(self, build: Build) -> None: ...
+
+
+class BuildsUnitOfWork(UnitOfWork, Protocol):
+    builds: BuildRepository

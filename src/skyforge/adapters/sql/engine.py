@@ -1,0 +1,70 @@
+"""The async engine and start-up migrations (safe when several processes start at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed number: the PostgreSQL advisory lock that serializes migrations between processes.
+_MIGRATION_LOCK = 0x5F5F0001
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+            # Take the write lock at BEGIN: a deferred transaction that reads, then writes,
+            # fails at once ("database is locked") when another writer got in between.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine, lock_dir: Path) -> None:
+    """Bring the schema to the newest migration, one process at a time."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+            try:
+                await conn.run_sync(_upgrade)
+                await conn.commit()
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                await conn.commit()
+        return
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "migrate.lock", "w") as lock:
+        # Another process migrating the same file waits here; SQLite is one host anyway.
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)

@@ -1,0 +1,159 @@
+"""The SQL schema (SQLAlchemy Core). Alembic migrations under migrations/ create it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+ID = String(26)
+
+
+def _fk(table: str) -> ForeignKey:
+    return ForeignKey(f"{table}.id", ondelete="CASCADE")
+
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("project_name", String(63), nullable=False),
+    Column("environment_id", ID, _fk("environments"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("git_url", Text, nullable=False),
+    Column("branch", String(255), nullable=False),
+    Column("scale", JSON, nullable=False),
+    Column("health_check_path", String(255)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+config_vars = Table(
+    "config_vars",
+    metadata,
+    Column("service_id", ID, _fk("services"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+builds = Table(
+    "builds",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("service_id", ID, _fk("services"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("commit", String(64)),
+    Column("stack", String(20)),
+    Column("slug_dir", Text),
+    Column("process_types", JSON),
+    Column("env", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("service_id", ID, _fk("services"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("build_id", ID, _fk("builds"), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("service_id", "version"),
+)
+
+deploys = Table(
+    "deploys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("service_id", ID, _fk("services"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("build_id", ID),
+    Column("release_id", ID),
+    Column("target_release_id", ID),
+    Column("config_changes", JSON),
+    Column("error", Text),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+deploy_logs = Table(
+    "deploy_logs",
+    metadata,
+    Column("deploy_id", ID, _fk("deploys"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("line", Text, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("subject_id", ID, nullable=False),
+    Column("serial_key", String(100), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("locked_by", String(100)),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), index=True),
+)

@@ -1,0 +1,87 @@
+"""The SQL unit of work: one transaction; events go to the outbox in it, then to the bus."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from skyforge.adapters.sql.jobs import SqlJobQueue
+from skyforge.adapters.sql.repositories.deploys import (
+    SqlBuildRepository,
+    SqlDeployLogRepository,
+    SqlDeployRepository,
+    SqlReleaseRepository,
+)
+from skyforge.adapters.sql.repositories.identity import SqlTokenRepository
+from skyforge.adapters.sql.repositories.projects import SqlProjectRepository
+from skyforge.adapters.sql.repositories.services import SqlServiceRepository
+from skyforge.adapters.sql.tables import outbox
+from skyforge.kernel.clock import now
+from skyforge.kernel.ids import new_id
+from skyforge.kernel.messages import Event
+
+Publish = Callable[[list[Event]], Awaitable[None]]
+
+
+async def _nothing(_events: list[Event]) -> None:
+    return None
+
+
+class SqlUnitOfWork:
+    projects: SqlProjectRepository
+    services: SqlServiceRepository
+    builds: SqlBuildRepository
+    deploys: SqlDeployRepository
+    releases: SqlReleaseRepository
+    deploy_logs: SqlDeployLogRepository
+    tokens: SqlTokenRepository
+    jobs: SqlJobQueue
+
+    def __init__(self, engine: AsyncEngine, publish: Publish = _nothing) -> None:
+        self.engine = engine
+        self.publish = publish
+        self.events: list[Event] = []
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = self._conn = await self.engine.connect()
+        self.events = []
+        self.projects = SqlProjectRepository(conn)
+        self.services = SqlServiceRepository(conn)
+        self.builds = SqlBuildRepository(conn)
+        self.deploys = SqlDeployRepository(conn)
+        self.releases = SqlReleaseRepository(conn)
+        self.deploy_logs = SqlDeployLogRepository(conn)
+        self.tokens = SqlTokenRepository(conn)
+        self.jobs = SqlJobQueue(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.rollback()  # a no-op after commit
+            await conn.close()
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def commit(self) -> None:
+        assert self._conn is not None, "commit outside the unit of work"
+        events, self.events = self.events, []
+        if events:
+            await self._conn.execute(insert(outbox), [
+                {"id": new_id(), "type": e.type, "subject": e.subject, "payload": e.payload(),
+                 "created_at": now()}
+                for e in events
+            ])
+        await self._conn.commit()
+        await self.publish(events)

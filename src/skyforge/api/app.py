@@ -1,0 +1,57 @@
+"""create_app(): the REST API (and later GraphQL and the portal) over one Platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from skyforge import __version__
+from skyforge.api import errors, metrics
+from skyforge.api.auth import require_principal
+from skyforge.api.rest import deploys, projects, services
+from skyforge.bootstrap import Platform
+
+
+def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI:
+    """The ASGI app. With manage_lifecycle the app starts and stops the platform itself."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await platform.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await platform.stop()
+
+    app = FastAPI(title="SkyForge", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.platform = platform
+    errors.install(app)
+    metrics.install(app)
+
+    for module in (projects, services, deploys):
+        app.include_router(module.router, dependencies=[Depends(require_principal)])
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Readiness: the database answers."""
+        try:
+            async with platform.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return app

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from skyforge.api.rest.schemas.base import Input
+
+
+class SourceIn(Input):
+    git: str = Field(max_length=2048, description="git URL or local path of a git repository")
+    branch: str = Field("main", max_length=255)
+
+
+class ServiceCreate(Input):
+    name: str = Field(max_length=63, examples=["web"])
+    source: SourceIn
+    health_check_path: str | None = Field(None, max_length=255, examples=["/health"])
+
+
+class ServiceUpdate(Input):
+    scale: dict[str, int] | None = Field(None, examples=[{"web": 3}])
+    health_check_path: str | None = Field(None, max_length=255)
+    source: SourceIn | None = None
+
+
+class SourceRead(BaseModel):
+    git: str
+    branch: str
+
+
+class ServiceRead(BaseModel):
+    id: str
+    name: str
+    project: str
+    source: SourceRead
+    scale: dict[str, int]
+    health_check_path: str | None
+    url: str
+    release: int | None = Field(description="version of the current release")
+    status: str = Field(description="not deployed, running, starting or crashed")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ServicePage(BaseModel):
+    items: list[ServiceRead]
+    next_cursor: str | None

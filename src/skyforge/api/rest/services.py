@@ -1,0 +1,112 @@
+"""Services and their config vars: /api/v1/projects/{project}/services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Response
+
+from skyforge.api.deps import PlatformDep
+from skyforge.api.pagination import Cursor, Limit, decode, page
+from skyforge.api.rest.schemas.services import (
+    ServiceCreate,
+    ServicePage,
+    ServiceRead,
+    ServiceUpdate,
+    SourceRead,
+)
+from skyforge.bootstrap import Platform
+from skyforge.deploys import queries as deploy_queries
+from skyforge.kernel.errors import Invalid
+from skyforge.kernel.names import dns_label
+from skyforge.projects import queries as project_queries
+from skyforge.runtimes.base import ObservedApp
+from skyforge.services import queries
+from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
+from skyforge.services.model import ONE_OFF_TYPES, Service
+
+router = APIRouter(prefix="/api/v1/projects/{project}/services", tags=["services"])
+
+
+async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> ServiceRead:
+    release = await deploy_queries.current_release(s.id, platform.uow())
+    types = await platform._process_types(s.id) or set()
+    scale = {t: s.count(t) for t in sorted(types | set(s.scale)) if t not in ONE_OFF_TYPES}
+    observed = seen.get(s.key)
+    if release is None:
+        status = "not deployed"
+    elif observed is None or observed.release_id != release.id:
+        status = "starting"
+    else:
+        status = "running" if observed.healthy else "crashed"
+    port = platform.settings.edge_port
+    return ServiceRead(
+        id=s.id, name=s.name, project=s.project,
+        source=SourceRead(git=s.source.url, branch=s.source.branch), scale=scale,
+        health_check_path=s.health_check_path, url=f"http://{s.hostname}:{port}/",
+        release=release.version if release else None, status=status,
+        created_at=s.created_at, updated_at=s.updated_at,
+    )
+
+
+@router.post("", status_code=201, response_model=ServiceRead)
+async def create_service(project: str, body: ServiceCreate, platform: PlatformDep) -> ServiceRead:
+    """Register a service built from a git repository (URL or local path) and branch."""
+    await project_queries.get_project(project, platform.uow())
+    service = await platform.bus.handle(CreateService(
+        project, dns_label(body.name, "service name"), body.source.git, body.source.branch,
+        body.health_check_path))
+    return await read(platform, service, {})
+
+
+@router.get("", response_model=ServicePage)
+async def list_services(project: str, platform: PlatformDep, limit: Limit = 50,
+                        cursor: Cursor = None) -> dict[str, object]:
+    """A project's services, oldest first."""
+    await project_queries.get_project(project, platform.uow())
+    found = await queries.list_services(project, decode(cursor), limit, platform.uow())
+    seen = await platform.runtime.observe()
+    return page([await read(platform, s, seen) for s in found], limit,
+                found[-1].id if found else "")
+
+
+@router.get("/{service}", response_model=ServiceRead)
+async def get_service(project: str, service: str, platform: PlatformDep) -> ServiceRead:
+    """One service with its current release and state."""
+    found = await queries.get_service(project, service, platform.uow())
+    return await read(platform, found, await platform.runtime.observe())
+
+
+@router.patch("/{service}", response_model=ServiceRead)
+async def update_service(project: str, service: str, body: ServiceUpdate,
+                         platform: PlatformDep) -> ServiceRead:
+    """Scale process types ({"scale": {"web": 3}}), set the health check path or the source."""
+    updated = await platform.bus.handle(UpdateService(
+        project, service, scale=body.scale, health_check_path=body.health_check_path,
+        git=body.source.git if body.source else None,
+        branch=body.source.branch if body.source else None))
+    return await read(platform, updated, await platform.runtime.observe())
+
+
+@router.delete("/{service}", status_code=204)
+async def delete_service(project: str, service: str, platform: PlatformDep) -> Response:
+    """Delete a service; its processes stop and its route goes away."""
+    await platform.bus.handle(DeleteService(project, service))
+    return Response(status_code=204)
+
+
+@router.get("/{service}/env", response_model=dict[str, str])
+async def get_env(project: str, service: str, platform: PlatformDep) -> dict[str, str]:
+    """The service's config vars."""
+    return (await queries.get_service(project, service, platform.uow())).config
+
+
+@router.patch("/{service}/env", response_model=dict[str, str])
+async def patch_env(project: str, service: str, platform: PlatformDep,
+                    body: dict[str, Any] = Body(..., examples=[{"GREETING": "hi", "OLD": None}]),
+                    ) -> dict[str, str]:
+    """Set (string) or unset (null) config vars; a change rolls out a new release."""
+    if any(v is not None and not isinstance(v, str) for v in body.values()):
+        raise Invalid("config var values must be strings or null")
+    config: dict[str, str] = await platform.bus.handle(SetConfigVars(project, service, body))
+    return config

@@ -1,0 +1,252 @@
+"""The composition root: picks adapters and runtimes, builds the bus, starts the workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skyforge.adapters.builders.stack import StackBuilder
+from skyforge.adapters.git.fetcher import GitFetcher
+from skyforge.adapters.sql.engine import make_engine, migrate
+from skyforge.adapters.sql.jobs import SqlJobStore
+from skyforge.adapters.sql.uow import SqlUnitOfWork
+from skyforge.builds import handlers as builds
+from skyforge.builds.model import Build
+from skyforge.config import Settings
+from skyforge.deploys import handlers as deploys
+from skyforge.deploys import queries as deploy_queries
+from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
+from skyforge.deploys.events import DeployQueued
+from skyforge.deploys.ports import BuildRef, ServiceRef
+from skyforge.edge.base import EdgeRouter
+from skyforge.edge.book import RouteBook
+from skyforge.edge.null import NullEdge
+from skyforge.identity import handlers as identity
+from skyforge.kernel.bus import MessageBus
+from skyforge.kernel.errors import NotFound
+from skyforge.kernel.logs import LogSink
+from skyforge.kernel.messages import Event
+from skyforge.projects import handlers as projects
+from skyforge.projects import queries as project_queries
+from skyforge.projects.commands import CreateProject, DeleteProject
+from skyforge.runtimes.base import Runtime
+from skyforge.runtimes.deployer import RuntimeDeployer
+from skyforge.runtimes.null import NullRuntime
+from skyforge.services import handlers as services
+from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
+from skyforge.services.events import ConfigVarsChanged, ServiceCreated, ServiceDeleted, ServiceUpdated
+from skyforge.services.model import Service
+from skyforge.services.ports import ProjectRef
+from skyforge.workers.deploy_log import DeployLogWriter
+from skyforge.workers.jobs import JobRunner
+from skyforge.workers.reconciler import Desired, Reconciler
+
+
+def service_ref(s: Service) -> ServiceRef:
+    return ServiceRef(s.id, s.project, s.name, s.source.url, s.source.branch, dict(s.config),
+                      dict(s.scale), s.health_check_path)
+
+
+def build_ref(b: Build) -> BuildRef:
+    return BuildRef(b.id, b.slug_dir or "", dict(b.process_types), dict(b.env))
+
+
+@dataclass
+class ServiceLocks:
+    """One lock per service, shared by deploys and the reconciler (in this process)."""
+
+    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+    def __call__(self, service_id: str) -> asyncio.Lock:
+        return self.locks[service_id]
+
+
+class Platform:
+    """Everything wired together; `start()` brings the background parts up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.db_url)
+        self.edge = RouteBook(self._edge())
+        self.runtime = self._runtime(self.edge)
+        self.locks = ServiceLocks()
+        self.store = SqlJobStore(self.engine)
+        self.jobs = JobRunner(self.store, {deploys.JOB_KIND: _DeployJob(self)})
+        self.reconciler = Reconciler(
+            self._desired, self.runtime, self.edge.set_service_routes, self.locks,
+            interval=settings.reconcile_interval, rollout_timeout=settings.rollout_timeout,
+        )
+        self.pipeline = deploys.Pipeline(
+            uow=self.uow, service_by_id=self._service_by_id, run_build=self._run_build,
+            get_build=self._get_build,
+            deployer=RuntimeDeployer(self.runtime, settings.release_timeout,
+                                     settings.rollout_timeout),
+            service_lock=self.locks, release_timeout=settings.release_timeout,
+            rollout_timeout=settings.rollout_timeout,
+        )
+        self.bus = MessageBus(self._commands(), self._events())
+        self.started = False
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def _edge(self) -> EdgeRouter:
+        s = self.settings
+        if s.edge == "null" or s.runtime != "local":
+            return NullEdge()
+        from skyforge.edge.caddy import CaddyEdge
+
+        return CaddyEdge(s.data_dir.resolve(), s.edge_port, s.edge_host)
+
+    def _runtime(self, edge: EdgeRouter) -> Runtime:
+        s = self.settings
+        if s.runtime == "local":
+            from skyforge.runtimes.local.runtime import LocalRuntime
+
+            return LocalRuntime(s.data_dir.resolve(), edge, drain_seconds=s.drain_seconds,
+                                stop_grace=s.stop_grace)
+        if s.runtime == "null":
+            return NullRuntime()
+        raise NotImplementedError(f"runtime {s.runtime!r} is not available yet")
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self._published)
+
+    async def _published(self, events: list[Event]) -> None:
+        await self.bus.publish(events)
+
+    def _commands(self) -> dict[type, Callable[[Any], Any]]:
+        s = self.settings
+        return {
+            CreateProject: lambda c: projects.create_project(c, self.uow()),
+            DeleteProject: lambda c: projects.delete_project(c, self.uow()),
+            CreateService: lambda c: services.create_service(c, self.uow(), self._find_project),
+            UpdateService: lambda c: services.update_service(
+                c, self.uow(), self._process_types, s.max_instances),
+            DeleteService: lambda c: services.delete_service(c, self.uow()),
+            SetConfigVars: lambda c: services.set_config_vars(c, self.uow()),
+            RequestDeploy: lambda c: deploys.request_deploy(c, self.uow(), self._find_service),
+            RollBack: lambda c: deploys.roll_back(c, self.uow(), self._find_service),
+            CancelDeploy: lambda c: deploys.cancel_deploy(c, self.uow(), self._find_service),
+        }
+
+    def _events(self) -> dict[type[Event], list[Callable[[Any], Any]]]:
+        async def wake_jobs(_e: Event) -> None:
+            self.jobs.wake()
+
+        async def wake_reconciler(_e: Event) -> None:
+            self.reconciler.wake()
+
+        return {
+            DeployQueued: [wake_jobs],
+            ConfigVarsChanged: [
+                lambda e: deploys.on_config_changed(e, self.uow(), self._service_by_id)],
+            ServiceCreated: [wake_reconciler],
+            ServiceUpdated: [wake_reconciler],
+            ServiceDeleted: [wake_reconciler],
+        }
+
+    # -- ports filled with other contexts' queries --------------------------------------------
+
+    async def _find_project(self, name: str) -> ProjectRef:
+        project = await project_queries.get_project(name, self.uow())
+        env = project.environment()
+        assert env is not None
+        return ProjectRef(project.id, project.name, env.id)
+
+    async def _find_service(self, project: str, name: str) -> ServiceRef:
+        async with self.uow() as uow:
+            service = await uow.services.get(project, name)
+        if service is None:
+            raise NotFound(f"no service named {name!r} in project {project!r}")
+        return service_ref(service)
+
+    async def _service_by_id(self, service_id: str) -> ServiceRef | None:
+        async with self.uow() as uow:
+            service = await uow.services.by_id(service_id)
+        return None if service is None else service_ref(service)
+
+    async def _process_types(self, service_id: str) -> set[str] | None:
+        async with self.uow() as uow:
+            release = await uow.releases.current(service_id)
+            build = await uow.builds.get(release.build_id) if release else None
+        return None if build is None else set(build.process_types) - {"release"}
+
+    async def _get_build(self, build_id: str) -> BuildRef | None:
+        async with self.uow() as uow:
+            build = await uow.builds.get(build_id)
+        return None if build is None or build.status != "succeeded" else build_ref(build)
+
+    async def _run_build(self, service: ServiceRef, log: LogSink) -> BuildRef:
+        s = self.settings
+        data = s.data_dir.resolve()
+        build = await builds.run_build(
+            builds.BuildRequest(service.id, service.project, service.name, service.git_url,
+                                service.branch),
+            log, self.uow(), GitFetcher(), StackBuilder(),
+            builds.BuildSettings(data / "slugs", data / "cache", s.clone_timeout,
+                                 s.build_timeout),
+        )
+        return build_ref(build)
+
+    async def _desired(self, service_id: str | None) -> list[Desired]:
+        async with self.uow() as uow:
+            if service_id is None:
+                found = await uow.services.all()
+            else:
+                one = await uow.services.by_id(service_id)
+                found = [one] if one else []
+            result = []
+            for service in found:
+                release = await uow.releases.current(service.id)
+                build = await uow.builds.get(release.build_id) if release else None
+                result.append(Desired(service_ref(service), release,
+                                      build_ref(build) if build else None))
+        return result
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def start(self, *, background: bool = True) -> str | None:
+        """Migrate, make sure an admin token exists; start router, runtime and workers.
+
+        Returns the admin token when it was generated now (to print once).
+        """
+        await migrate(self.engine, self.settings.data_dir.resolve())
+        token = await identity.ensure_admin_token(self.settings.admin_token, self.uow())
+        if background:
+            await self.edge.start()
+            await self.runtime.start()
+            self.reconciler.start()
+            self.jobs.start()
+        self.started = background
+        return token
+
+    async def stop(self) -> None:
+        """Stop workers, then everything that runs (apps, router)."""
+        if self.started:
+            await self.jobs.stop()
+            await self.reconciler.stop()
+            await self.runtime.close()
+            await self.edge.close()
+        await self.engine.dispose()
+
+
+class _DeployJob:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    async def run(self, subject_id: str) -> None:
+        async with DeployLogWriter(self.platform.uow, subject_id) as log:
+            await deploys.execute_deploy(subject_id, log, self.platform.pipeline)
+        self.platform.reconciler.wake()
+
+    async def should_cancel(self, subject_id: str) -> bool:
+        async with self.platform.uow() as uow:
+            deploy = await uow.deploys.get(subject_id)
+        return deploy is not None and deploy.cancel_requested
+
+

@@ -1,0 +1,68 @@
+"""`skyforge up`: the control plane, portal and edge router in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+from rich.console import Console
+
+from skyforge.api.app import create_app
+from skyforge.bootstrap import Platform
+from skyforge.config import Settings
+
+
+async def serve(settings: Settings, console: Console) -> None:
+    """Start everything, serve until SIGTERM/SIGINT, then stop everything started."""
+    platform = Platform(settings)
+    try:
+        token = await platform.start()
+        app = create_app(platform)
+        config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
+                                log_level="warning", lifespan="off", access_log=False)
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        serving = asyncio.create_task(server.serve())
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if serving.done():
+            await serving  # raises why it could not start (e.g. port taken)
+            return
+        _announce(console, settings, token)
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+        console.print("Stopping SkyForge ...")
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    finally:
+        await platform.stop()
+    console.print("SkyForge stopped.")
+
+
+def _announce(console: Console, s: Settings, token: str | None) -> None:
+    console.print(f"SkyForge is up (data in {s.data_dir.resolve()})")
+    console.print(f"  API:     {s.api_url}/api/v1   (OpenAPI: {s.api_url}/openapi.json)")
+    console.print(f"  Portal:  {s.api_url}/")
+    console.print(f"  Apps:    http://<service>.<project>.localhost:{s.edge_port}/")
+    if token:
+        console.print(f"  Admin token (shown once, stored hashed): [bold]{token}[/bold]")
+    console.print(f"  Log in:  skyforge login --url {s.api_url} --token <admin token>")
+
+
+def run() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    console = Console(highlight=False)
+    settings = Settings()
+    try:
+        asyncio.run(serve(settings, console))
+    except OSError as exc:
+        console.print(f"[red]SkyForge could not start: {exc}[/red]")
+        raise SystemExit(1) from exc

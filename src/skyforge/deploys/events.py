@@ -1,0 +1,48 @@
+from dataclasses import dataclass
+from typing import ClassVar
+
+from skyforge.kernel.messages import Event
+
+
+@dataclass(frozen=True)
+class DeployQueued(Event):
+    type: ClassVar[str] = "deploy.queued"
+    project: str
+    service: str
+    deploy_id: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class DeploySucceeded(Event):
+    type: ClassVar[str] = "deploy.succeeded"
+    project: str
+    service: str
+    deploy_id: str
+    release: int
+
+
+@dataclass(frozen=True)
+class DeployFailed(Event):
+    type: ClassVar[str] = "deploy.failed"
+    project: str
+    service: str
+    deploy_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeployCancelled(Event):
+    type: ClassVar[str] = "deploy.cancelled"
+    project: str
+    service: str
+    deploy_id: str
+
+
+@dataclass(frozen=True)
+class ReleaseCreated(Event):
+    type: ClassVar[str] = "release.created"
+    project: str
+    service: str
+    release: int
+    description: str

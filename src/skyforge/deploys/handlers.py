@@ -1,0 +1,267 @@
+"""Deploy use cases: queue, cancel, roll back, and the pipeline a worker runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
+from skyforge.deploys.events import (
+    DeployCancelled,
+    DeployFailed,
+    DeployQueued,
+    DeploySucceeded,
+    ReleaseCreated,
+)
+from skyforge.deploys.model import (
+    BUILDING,
+    CANCELLED,
+    DEPLOYING,
+    FAILED,
+    QUEUED,
+    SUCCEEDED,
+    Deploy,
+    Release,
+)
+from skyforge.deploys.ports import (
+    BuildRef,
+    Deployer,
+    DeploysUnitOfWork,
+    FindService,
+    GetBuild,
+    RunBuild,
+    ServiceById,
+    ServiceRef,
+)
+from skyforge.kernel.clock import now
+from skyforge.kernel.errors import Conflict, Invalid, NotFound, StepFailed
+from skyforge.kernel.ids import new_id
+from skyforge.kernel.logs import LogSink
+from skyforge.services.events import ConfigVarsChanged
+
+JOB_KIND = "deploy"
+
+
+async def _queue(
+    uow: DeploysUnitOfWork, service: ServiceRef, kind: str, target: Release | None = None
+) -> Deploy:
+    deploy = Deploy(new_id(), service.id, kind, QUEUED, now())
+    if target is not None:
+        deploy.target_release_id = target.id
+    await uow.deploys.add(deploy)
+    await uow.jobs.enqueue(JOB_KIND, deploy.id, serial_key=f"service:{service.id}")
+    uow.emit(DeployQueued(project=service.project, service=service.name, deploy_id=deploy.id,
+                          kind=kind))
+    return deploy
+
+
+async def request_deploy(
+    cmd: RequestDeploy, uow: DeploysUnitOfWork, find_service: FindService
+) -> Deploy:
+    """Queue a build of the branch head and its rollout."""
+    service = await find_service(cmd.project, cmd.service)
+    async with uow:
+        deploy = await _queue(uow, service, "build")
+        await uow.commit()
+    return deploy
+
+
+async def roll_back(cmd: RollBack, uow: DeploysUnitOfWork, find_service: FindService) -> Deploy:
+    """Queue a new release made of an earlier release's build and config."""
+    service = await find_service(cmd.project, cmd.service)
+    async with uow:
+        current = await uow.releases.current(service.id)
+        if current is None:
+            raise Conflict("the service has no release to roll back from")
+        version = cmd.release if cmd.release is not None else current.version - 1
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise Invalid("release must be a positive release number")
+        target = await uow.releases.by_version(service.id, version)
+        if target is None:
+            raise NotFound(f"no release v{version}")
+        deploy = await _queue(uow, service, "rollback", target)
+        await uow.commit()
+    return deploy
+
+
+async def cancel_deploy(
+    cmd: CancelDeploy, uow: DeploysUnitOfWork, find_service: FindService
+) -> Deploy:
+    """Cancel a queued deploy, or ask a running one to stop (the current release keeps serving)."""
+    service = await find_service(cmd.project, cmd.service)
+    async with uow:
+        deploy = await uow.deploys.get(cmd.deploy_id)
+        if deploy is None or deploy.service_id != service.id:
+            raise NotFound(f"no deploy {cmd.deploy_id!r}")
+        if deploy.request_cancel(now()):
+            await uow.jobs.cancel_queued(JOB_KIND, deploy.id)
+            uow.emit(DeployCancelled(project=service.project, service=service.name,
+                                     deploy_id=deploy.id))
+        await uow.deploys.save(deploy)
+        await uow.commit()
+    return deploy
+
+
+async def on_config_changed(
+    event: ConfigVarsChanged, uow: DeploysUnitOfWork, service_by_id: ServiceById
+) -> None:
+    """Config vars changed: roll out a new release of the current build (if there is one)."""
+    service = await service_by_id(event.service_id)
+    if service is None:
+        return
+    async with uow:
+        if await uow.releases.current(service.id) is None:
+            return  # never deployed: the first deploy picks the config up
+        await _queue(uow, service, "config")
+        await uow.commit()
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What running a deploy needs, wired by bootstrap."""
+
+    uow: Callable[[], DeploysUnitOfWork]
+    service_by_id: ServiceById
+    run_build: RunBuild
+    get_build: GetBuild
+    deployer: Deployer
+    # Held from release creation to commit, shared with the reconciler, so it never acts on
+    # a half-finished switch.
+    service_lock: Callable[[str], AbstractAsyncContextManager[object]]
+    release_timeout: float
+    rollout_timeout: float
+
+
+async def execute_deploy(deploy_id: str, log: LogSink, p: Pipeline) -> None:
+    """Build (or reuse a build), make the release, run its release phase and roll it out."""
+    async with p.uow() as uow:
+        deploy = await uow.deploys.get(deploy_id)
+        if deploy is None or deploy.finished:
+            return
+        deploy.advance(BUILDING if deploy.kind == "build" else DEPLOYING, now())
+        await uow.deploys.save(deploy)
+        await uow.commit()
+    service = await p.service_by_id(deploy.service_id)
+    if service is None:
+        return await _finish(p, deploy, None, FAILED, "the service was deleted", log)
+    try:
+        build, config, description = await _artifact(p, deploy, service, log)
+        async with p.service_lock(service.id):
+            release = await _rollout(p, deploy, service, build, config, description, log)
+    except StepFailed as exc:
+        return await _finish(p, deploy, service, FAILED, exc.detail, log)
+    except asyncio.CancelledError:
+        if await _cancel_was_requested(p, deploy_id):
+            await asyncio.shield(_finish(p, deploy, service, CANCELLED, "cancelled", log))
+            return None
+        raise  # the control plane is stopping: the job is retried after the restart
+    log(f"-----> Released v{release.version}: {description}")
+    await _finish(p, deploy, service, SUCCEEDED, None, log, release)
+
+
+async def _artifact(
+    p: Pipeline, deploy: Deploy, service: ServiceRef, log: LogSink
+) -> tuple[BuildRef, dict[str, str], str]:
+    """The build and config of the release to make."""
+    if deploy.kind == "build":
+        build = await p.run_build(service, log)
+        async with p.uow() as uow:
+            stored = await uow.deploys.get(deploy.id)
+            if stored is not None:
+                stored.build_id = build.id
+                stored.status = DEPLOYING
+                await uow.deploys.save(stored)
+                await uow.commit()
+        return build, dict(service.config), f"Deploy of {service.branch}"
+    async with p.uow() as uow:
+        if deploy.kind == "rollback" and deploy.target_release_id:
+            source = await uow.releases.get(deploy.target_release_id)
+            config = dict(source.config) if source else {}
+            description = f"Rollback to v{source.version}" if source else ""
+        else:
+            source = await uow.releases.current(service.id)
+            config, description = dict(service.config), "Config vars changed"
+    if source is None:
+        raise StepFailed("the release to start from no longer exists")
+    build = await p.get_build(source.build_id)
+    if build is None:
+        raise StepFailed(f"the build of v{source.version} is gone; deploy again")
+    return build, config, description
+
+
+async def _rollout(
+    p: Pipeline,
+    deploy: Deploy,
+    service: ServiceRef,
+    build: BuildRef,
+    config: dict[str, str],
+    description: str,
+    log: LogSink,
+) -> Release:
+    async with p.uow() as uow:
+        current = await uow.releases.current(service.id)
+    version = (current.version if current else 0) + 1
+    release = Release(new_id(), service.id, version, build.id, config, description, now())
+    if "release" in build.process_types:
+        log("-----> Running release phase")
+        async with _step("release phase", p.release_timeout):
+            await p.deployer.release_phase(service, release, build, log)
+    log(f"-----> Rolling out v{version}")
+    async with _step("rollout", p.rollout_timeout):
+        await p.deployer.rollout(service, release, build, log)
+    async with p.uow() as uow:
+        await uow.releases.add(release)
+        uow.emit(ReleaseCreated(project=service.project, service=service.name,
+                                release=version, description=description))
+        stored = await uow.deploys.get(deploy.id)
+        if stored is not None:
+            stored.release_id = release.id
+            await uow.deploys.save(stored)
+        await uow.commit()
+    return release
+
+
+@asynccontextmanager
+async def _step(name: str, seconds: float) -> AsyncIterator[None]:
+    """A bounded step: on timeout, a StepFailed naming the step."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise StepFailed(f"{name} timed out after {seconds:g} s") from exc
+
+
+async def _cancel_was_requested(p: Pipeline, deploy_id: str) -> bool:
+    async with p.uow() as uow:
+        deploy = await uow.deploys.get(deploy_id)
+    return deploy is not None and deploy.cancel_requested
+
+
+async def _finish(
+    p: Pipeline,
+    deploy: Deploy,
+    service: ServiceRef | None,
+    status: str,
+    error: str | None,
+    log: LogSink,
+    release: Release | None = None,
+) -> None:
+    if error:
+        log(f" !     Deploy {status}: {error}")
+    async with p.uow() as uow:
+        stored = await uow.deploys.get(deploy.id)
+        if stored is None:
+            return
+        stored.finish(status, now(), error)
+        await uow.deploys.save(stored)
+        if service is not None:
+            names = {"project": service.project, "service": service.name, "deploy_id": deploy.id}
+            if status == SUCCEEDED and release is not None:
+                uow.emit(DeploySucceeded(**names, release=release.version))
+            elif status == CANCELLED:
+                uow.emit(DeployCancelled(**names))
+            else:
+                uow.emit(DeployFailed(**names, reason=error or ""))
+        await uow.commit()

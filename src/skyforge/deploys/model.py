@@ -1,0 +1,65 @@
+"""Deploys and releases: a release is an artifact plus a config snapshot, numbered per service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from skyforge.kernel.errors import Conflict
+
+QUEUED, BUILDING, DEPLOYING = "queued", "building", "deploying"
+SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
+FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
+KINDS = frozenset({"build", "config", "rollback"})
+
+
+@dataclass
+class Release:
+    id: str
+    service_id: str
+    version: int
+    build_id: str
+    config: dict[str, str]
+    description: str
+    created_at: datetime
+
+
+@dataclass
+class Deploy:
+    id: str
+    service_id: str
+    kind: str  # build (new source), config (config vars changed), rollback
+    status: str
+    created_at: datetime
+    build_id: str | None = None
+    release_id: str | None = None
+    target_release_id: str | None = None  # rollback: the release whose build+config return
+    error: str | None = None
+    cancel_requested: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def advance(self, status: str, at: datetime) -> None:
+        """Move to building/deploying (a retried job may start again from the beginning)."""
+        if self.finished:
+            raise Conflict(f"deploy {self.id} is already {self.status}")
+        self.status = status
+        self.started_at = self.started_at or at
+
+    def finish(self, status: str, at: datetime, error: str | None = None) -> None:
+        self.status, self.finished_at, self.error = status, at, error
+
+    def request_cancel(self, at: datetime) -> bool:
+        """Cancel now when queued (True); otherwise ask the running job to stop (False)."""
+        if self.finished:
+            raise Conflict(f"deploy {self.id} is already {self.status}")
+        if self.status == QUEUED:
+            self.finish(CANCELLED, at, "cancelled before it started")
+            return True
+        self.cancel_requested = True
+        return False

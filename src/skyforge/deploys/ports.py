@@ -1,0 +1,92 @@
+"""What the deploys context needs from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from skyforge.deploys.model import Deploy, Release
+from skyforge.kernel.jobs import JobQueue
+from skyforge.kernel.logs import LogSink
+from skyforge.kernel.uow import UnitOfWork
+
+
+class DeployRepository(Protocol):
+    async def add(self, deploy: Deploy) -> None: ...
+    async def get(self, deploy_id: str) -> Deploy | None: ...
+    async def save(self, deploy: Deploy) -> None: ...
+    async def list(self, service_id: str, after: str | None, limit: int) -> list[Deploy]: ...
+
+
+class ReleaseRepository(Protocol):
+    async def add(self, release: Release) -> None: ...
+    async def current(self, service_id: str) -> Release | None: ...
+    async def by_version(self, service_id: str, version: int) -> Release | None: ...
+    async def get(self, release_id: str) -> Release | None: ...
+    async def list(self, service_id: str, before: int | None, limit: int) -> list[Release]: ...
+
+
+class DeployLogRepository(Protocol):
+    async def append(self, deploy_id: str, first_seq: int, lines: list[str]) -> None: ...
+    async def read(self, deploy_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]: ...
+
+
+class DeploysUnitOfWork(UnitOfWork, Protocol):
+    deploys: DeployRepository
+    releases: ReleaseRepository
+    deploy_logs: DeployLogRepository
+    jobs: JobQueue
+
+
+@dataclass(frozen=True)
+class ServiceRef:
+    """What deploys needs to know of a service (from the services context)."""
+
+    id: str
+    project: str
+    name: str
+    git_url: str
+    branch: str
+    config: dict[str, str]
+    scale: dict[str, int]
+    health_check_path: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.project}.{self.name}"
+
+    @property
+    def hostnames(self) -> tuple[str, ...]:
+        return (f"{self.name}.{self.project}.localhost",)
+
+    def count(self, process_type: str) -> int:
+        return self.scale.get(process_type, 1)
+
+
+@dataclass(frozen=True)
+class BuildRef:
+    """A successful build (from the builds context)."""
+
+    id: str
+    slug_dir: str
+    process_types: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+FindService = Callable[[str, str], Awaitable[ServiceRef]]  # (project, name), NotFound if absent
+ServiceById = Callable[[str], Awaitable[ServiceRef | None]]
+RunBuild = Callable[[ServiceRef, LogSink], Awaitable[BuildRef]]  # raises StepFailed
+GetBuild = Callable[[str], Awaitable[BuildRef | None]]
+
+
+class Deployer(Protocol):
+    """Runs releases (a runtime, seen from deploys). Failures raise kernel StepFailed."""
+
+    async def release_phase(
+        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+    ) -> None: ...
+
+    async def rollout(
+        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+    ) -> None: ...

@@ -1,0 +1,46 @@
+"""Read side of deploys and releases."""
+
+from __future__ import annotations
+
+from skyforge.deploys.model import Deploy, Release
+from skyforge.deploys.ports import DeploysUnitOfWork
+from skyforge.kernel.errors import NotFound
+
+
+async def get_deploy(service_id: str, deploy_id: str, uow: DeploysUnitOfWork) -> Deploy:
+    """One deploy of a service."""
+    async with uow:
+        deploy = await uow.deploys.get(deploy_id)
+    if deploy is None or deploy.service_id != service_id:
+        raise NotFound(f"no deploy {deploy_id!r}")
+    return deploy
+
+
+async def list_deploys(
+    service_id: str, after: str | None, limit: int, uow: DeploysUnitOfWork
+) -> list[Deploy]:
+    """A service's deploys, newest first."""
+    async with uow:
+        return await uow.deploys.list(service_id, after, limit)
+
+
+async def list_releases(
+    service_id: str, before: int | None, limit: int, uow: DeploysUnitOfWork
+) -> list[Release]:
+    """A service's releases, newest first."""
+    async with uow:
+        return await uow.releases.list(service_id, before, limit)
+
+
+async def current_release(service_id: str, uow: DeploysUnitOfWork) -> Release | None:
+    """The release that should be running (the newest)."""
+    async with uow:
+        return await uow.releases.current(service_id)
+
+
+async def read_log(
+    deploy_id: str, after_seq: int, limit: int, uow: DeploysUnitOfWork
+) -> list[tuple[int, str]]:
+    """Build and rollout output lines after `after_seq`."""
+    async with uow:
+        return await uow.deploy_logs.read(deploy_id, after_seq, limit)

@@ -1,0 +1,43 @@
+"""RouteBook: one edge router fed by two writers, the reconciler and the runtime.
+
+The reconciler declares a route for every service (so one with no release answers 503), the
+runtime declares the routes of what it runs; the router gets their union.
+"""
+
+from __future__ import annotations
+
+from skyforge.edge.base import EdgeRouter, Route
+
+
+class RouteBook:
+    def __init__(self, edge: EdgeRouter) -> None:
+        self.edge = edge
+        self._services: dict[str, Route] = {}
+        self._runtime: dict[str, Route] = {}
+        self._applied: list[Route] | None = None
+
+    async def start(self) -> None:
+        await self.edge.start()
+
+    async def close(self) -> None:
+        await self.edge.close()
+
+    async def set_service_routes(self, routes: list[Route]) -> None:
+        """The reconciler's view: every service that exists."""
+        self._services = {r.key: r for r in routes}
+        await self._apply()
+
+    async def set_routes(self, routes: list[Route]) -> None:
+        """The runtime's view: what it runs (EdgeRouter protocol)."""
+        self._runtime = {r.key: r for r in routes}
+        await self._apply()
+
+    async def set_upstreams(self, key: str, addresses: list[str]) -> None:
+        await self.edge.set_upstreams(key, addresses)
+
+    async def _apply(self) -> None:
+        merged = {**self._runtime, **self._services}
+        routes = [merged[k] for k in sorted(merged)]
+        if routes != self._applied:
+            await self.edge.set_routes(routes)
+            self._applied = routes

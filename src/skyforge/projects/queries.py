@@ -1,0 +1,22 @@
+"""Read side of projects."""
+
+from __future__ import annotations
+
+from skyforge.kernel.errors import NotFound
+from skyforge.projects.model import Project
+from skyforge.projects.ports import ProjectsUnitOfWork
+
+
+async def get_project(name: str, uow: ProjectsUnitOfWork) -> Project:
+    """One project by name."""
+    async with uow:
+        project = await uow.projects.get(name)
+    if project is None:
+        raise NotFound(f"no project named {name!r}")
+    return project
+
+
+async def list_projects(after: str | None, limit: int, uow: ProjectsUnitOfWork) -> list[Project]:
+    """Projects in creation order, `limit` of them after the id `after`."""
+    async with uow:
+        return await uow.projects.list(after, limit)

@@ -1,0 +1,35 @@
+"""A runtime seen from the deploys context (its Deployer port)."""
+
+from __future__ import annotations
+
+from skyforge.deploys.model import Release
+from skyforge.deploys.ports import BuildRef, ServiceRef
+from skyforge.kernel.errors import StepFailed
+from skyforge.kernel.logs import LogSink
+from skyforge.runtimes.base import RolloutFailed, Runtime
+from skyforge.runtimes.render import render
+
+
+class RuntimeDeployer:
+    def __init__(self, runtime: Runtime, release_timeout: float, rollout_timeout: float) -> None:
+        self.runtime = runtime
+        self.release_timeout = release_timeout
+        self.rollout_timeout = rollout_timeout
+
+    async def release_phase(
+        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+    ) -> None:
+        try:
+            await self.runtime.run_release_phase(
+                render(service, release, build), log, self.release_timeout
+            )
+        except RolloutFailed as exc:
+            raise StepFailed(str(exc)) from exc
+
+    async def rollout(
+        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+    ) -> None:
+        try:
+            await self.runtime.rollout(render(service, release, build), log, self.rollout_timeout)
+        except RolloutFailed as exc:
+            raise StepFailed(str(exc)) from exc

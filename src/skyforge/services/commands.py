@@ -1,0 +1,35 @@
+from dataclasses import dataclass
+
+from skyforge.kernel.messages import Command
+
+
+@dataclass(frozen=True)
+class CreateService(Command):
+    project: str
+    name: str
+    git: str
+    branch: str = "main"
+    health_check_path: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateService(Command):
+    project: str
+    name: str
+    scale: dict[str, int] | None = None
+    health_check_path: str | None = None
+    git: str | None = None
+    branch: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteService(Command):
+    project: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SetConfigVars(Command):
+    project: str
+    name: str
+    changes: dict[str, str | None]

@@ -1,0 +1,104 @@
+"""Services: what to run (source, process scale, health check) and its config vars."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from skyforge.kernel.errors import Invalid
+from skyforge.kernel.names import dns_label
+
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+_PROCESS_TYPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
+_HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,254}$")
+RESERVED_VARS = frozenset({"PORT", "HOME", "SKYFORGE_PROCESS", "SKYFORGE_RELEASE"})
+MAX_VALUE_BYTES = 32 * 1024
+# Process types that never run continuously: `release` runs once per release.
+ONE_OFF_TYPES = frozenset({"release"})
+
+
+@dataclass(frozen=True)
+class GitSource:
+    url: str
+    branch: str
+
+
+def check_var_name(name: str) -> str:
+    if not isinstance(name, str) or not _VAR_NAME.fullmatch(name):
+        raise Invalid(f"config var name {name!r} must match [A-Za-z_][A-Za-z0-9_]*")
+    if name in RESERVED_VARS or name.startswith("SKYFORGE_"):
+        raise Invalid(f"config var {name} is set by SkyForge and cannot be changed")
+    return name
+
+
+def check_var_value(name: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"config var {name} must be a string or null")
+    if "\x00" in value or len(value.encode()) > MAX_VALUE_BYTES:
+        raise Invalid(f"config var {name} must be under 32 KiB and contain no NUL byte")
+    return value
+
+
+def check_health_path(path: str | None) -> str | None:
+    if path is not None and not _HEALTH_PATH.fullmatch(path):
+        raise Invalid("health check path must be a URL path starting with '/'")
+    return path
+
+
+@dataclass
+class Service:
+    id: str
+    project_id: str
+    project: str
+    environment_id: str
+    name: str
+    source: GitSource
+    created_at: datetime
+    updated_at: datetime
+    scale: dict[str, int] = field(default_factory=dict)
+    health_check_path: str | None = None
+    config: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        dns_label(self.name, "service name")
+        check_health_path(self.health_check_path)
+
+    @property
+    def key(self) -> str:
+        """Its identity in runtimes and the edge router."""
+        return f"{self.project}.{self.name}"
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.name}.{self.project}.localhost"
+
+    def change_config(self, changes: dict[str, str | None]) -> bool:
+        """Apply Heroku-style changes (None unsets); True when anything changed."""
+        if not isinstance(changes, dict) or not changes:
+            raise Invalid("the body must be a non-empty object of NAME: value or null")
+        new = dict(self.config)
+        for name, value in changes.items():
+            check_var_name(name)
+            if value is None:
+                new.pop(name, None)
+            else:
+                new[name] = check_var_value(name, value)
+        changed = new != self.config
+        self.config = new
+        return changed
+
+    def change_scale(self, scale: dict[str, int], max_instances: int) -> None:
+        """Set instance counts per process type (0 stops a type)."""
+        for kind, count in scale.items():
+            if not _PROCESS_TYPE.fullmatch(kind) or kind in ONE_OFF_TYPES:
+                raise Invalid(f"{kind!r} is not a process type that can be scaled")
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise Invalid(f"scale of {kind} must be an integer")
+            if not 0 <= count <= max_instances:
+                raise Invalid(f"scale of {kind} must be between 0 and {max_instances}")
+        self.scale = {**self.scale, **scale}
+
+    def count(self, process_type: str) -> int:
+        """Instances to run: the set scale, else one of each type."""
+        return self.scale.get(process_type, 1)

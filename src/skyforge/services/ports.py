@@ -1,0 +1,36 @@
+"""What the services context needs from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from skyforge.kernel.uow import UnitOfWork
+from skyforge.services.model import Service
+
+
+class ServiceRepository(Protocol):
+    async def add(self, service: Service) -> None: ...
+    async def get(self, project: str, name: str) -> Service | None: ...
+    async def save(self, service: Service) -> None: ...
+    async def delete(self, service: Service) -> None: ...
+    async def list(self, project: str, after: str | None, limit: int) -> list[Service]: ...
+    async def all(self) -> list[Service]: ...
+
+
+class ServicesUnitOfWork(UnitOfWork, Protocol):
+    services: ServiceRepository
+
+
+@dataclass(frozen=True)
+class ProjectRef:
+    id: str
+    name: str
+    environment_id: str
+
+
+# Filled by bootstrap with the projects context's query.
+FindProject = Callable[[str], Awaitable[ProjectRef]]
+# The process types of a service's current release (None: never released); from deploys.
+ProcessTypesOf = Callable[[str], Awaitable[set[str] | None]]

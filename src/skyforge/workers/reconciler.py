@@ -1,0 +1,125 @@
+"""The reconciler: level-triggered, compares what should run with what runs, and converges."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from skyforge.deploys.model import Release
+from skyforge.deploys.ports import BuildRef, ServiceRef
+from skyforge.edge.base import Route
+from skyforge.runtimes.base import AppRelease, ObservedApp, RolloutFailed, Runtime
+from skyforge.runtimes.render import render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Desired:
+    service: ServiceRef
+    release: Release | None
+    build: BuildRef | None
+
+    def app(self) -> AppRelease | None:
+        if self.release is None or self.build is None:
+            return None
+        return render(self.service, self.release, self.build)
+
+
+DesiredState = Callable[[str | None], Awaitable[list[Desired]]]  # all services, or one by id
+
+
+def _runs(seen: ObservedApp | None, app: AppRelease) -> bool:
+    """Does the runtime already run `app` at its scale?"""
+    if seen is None or seen.release_id != app.release_id:
+        return False
+    wanted = {p.name: p.count for p in app.processes if p.count > 0}
+    return {k: v for k, v in seen.counts.items() if v > 0} == wanted
+
+
+class Reconciler:
+    def __init__(
+        self,
+        desired: DesiredState,
+        runtime: Runtime,
+        set_routes: Callable[[list[Route]], Awaitable[None]],
+        service_lock: Callable[[str], AbstractAsyncContextManager[object]],
+        *,
+        interval: float,
+        rollout_timeout: float,
+    ) -> None:
+        self.desired = desired
+        self.runtime = runtime
+        self.set_routes = set_routes
+        self.service_lock = service_lock
+        self.interval = interval
+        self.rollout_timeout = rollout_timeout
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._retry_at: dict[str, tuple[float, float]] = {}  # key -> (when, backoff)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._forever(), name="reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _forever(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("reconcile pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+
+    async def reconcile(self) -> None:
+        """One pass over every service."""
+        states = await self.desired(None)
+        await self.set_routes([Route(s.service.key, s.service.hostnames) for s in states])
+        observed = await self.runtime.observe()
+        wanted = {s.service.key for s in states if s.release is not None}
+        for key in observed.keys() - wanted:
+            log.info("stopping %s: no longer wanted", key)
+            await self.runtime.remove(key)
+        for state in states:
+            app = state.app()
+            if app is None:
+                continue
+            if _runs(observed.get(app.key), app):
+                self._retry_at.pop(app.key, None)
+                continue
+            await self._converge(state.service.id, app.key)
+
+    async def _converge(self, service_id: str, key: str) -> None:
+        when, backoff = self._retry_at.get(key, (0.0, 1.0))
+        if time.monotonic() < when:
+            return
+        async with self.service_lock(service_id):
+            # Re-read under the lock: a deploy may have switched releases meanwhile.
+            fresh = await self.desired(service_id)
+            app = fresh[0].app() if fresh else None
+            if app is None:
+                return
+            if _runs((await self.runtime.observe()).get(key), app):
+                return
+            try:
+                log.info("converging %s to v%d", key, app.version)
+                await self.runtime.rollout(app, lambda line: log.info("%s: %s", key, line),
+                                           self.rollout_timeout)
+                self._retry_at.pop(key, None)
+            except RolloutFailed as exc:
+                log.warning("converging %s failed: %s", key, exc)
+                self._retry_at[key] = (time.monotonic() + backoff, min(backoff * 2, 60.0))

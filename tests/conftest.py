@@ -1,0 +1,83 @@
+"""Shared fixtures: every data-layer and API test runs on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from skyforge.api.app import create_app
+from skyforge.bootstrap import Platform
+from skyforge.config import Settings
+
+POSTGRES = os.environ.get("SKYFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+TOKEN = "test-admin-token"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, or a new database on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    name = f"skyforge_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield POSTGRES.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(POSTGRES)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, runtime="null",
+                    edge="null", admin_token=TOKEN, reconcile_interval=0.2)
+
+
+@pytest.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    platform = Platform(settings)
+    await platform.start()
+    try:
+        yield platform
+    finally:
+        await platform.stop()
+
+
+@pytest.fixture
+async def api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client authenticated with the admin token."""
+    transport = httpx.ASGITransport(app=create_app(platform))
+    async with httpx.AsyncClient(transport=transport, base_url="http://skyforge.test",
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        yield client
+
+
+def make_git_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
+    """A git repository at `path` with `files` committed on `branch`."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(content)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", branch, str(path)], check=True)
+    subprocess.run([*git, "-C", str(path), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(path), "commit", "-q", "-m", "commit"], check=True)
+    return path
+
+
+@pytest.fixture
+def static_repo(tmp_path: Path) -> Iterator[Path]:
+    yield make_git_repo(tmp_path / "site", {"index.html": "<h1>hello</h1>\n"})
