@@ -55,11 +55,15 @@ async def update_service(
     cmd: UpdateService, uow: ServicesUnitOfWork, process_types: ProcessTypesOf, max_instances: int
 ) -> Service:
     """Change scale, health check or source; scale takes effect at the next reconcile."""
+    known: set[str] | None = None
+    if cmd.scale is not None:
+        async with uow:
+            service_id = (await _get(uow, cmd.project, cmd.name)).id
+        known = await process_types(service_id)
     async with uow:
         service = await _get(uow, cmd.project, cmd.name)
         changed: list[str] = []
         if cmd.scale is not None:
-            known = await process_types(service.id)
             unknown = set(cmd.scale) - known if known is not None else set()
             if unknown:
                 raise Invalid(f"no such process type: {', '.join(sorted(unknown))}")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from skyforge.api.rest.schemas.base import Input
 
@@ -19,7 +19,7 @@ class ServiceCreate(Input):
 
 
 class ServiceUpdate(Input):
-    scale: dict[str, int] | None = Field(None, examples=[{"web": 3}])
+    scale: dict[str, StrictInt] | None = Field(None, examples=[{"web": 3}])
     health_check_path: str | None = Field(None, max_length=255)
     source: SourceIn | None = None
 
