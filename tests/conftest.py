@@ -42,8 +42,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, runtime="null",
-                    edge="null", admin_token=TOKEN, reconcile_interval=0.2)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        runtime="null",
+        edge="null",
+        admin_token=TOKEN,
+        reconcile_interval=0.2,
+    )
 
 
 @pytest.fixture
@@ -60,8 +66,11 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
 async def api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
     """An API client authenticated with the admin token."""
     transport = httpx.ASGITransport(app=create_app(platform))
-    async with httpx.AsyncClient(transport=transport, base_url="http://skyforge.test",
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://skyforge.test",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as client:
         yield client
 
 

@@ -6,7 +6,6 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from skyforge.adapters.builders.stack import StackBuilder
@@ -18,9 +17,8 @@ from skyforge.builds import handlers as builds
 from skyforge.builds.model import Build
 from skyforge.config import Settings
 from skyforge.deploys import handlers as deploys
-from skyforge.deploys import queries as deploy_queries
 from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
-from skyforge.deploys.events import DeployQueued
+from skyforge.deploys.events import DeployQueued, ReleaseCreated
 from skyforge.deploys.ports import BuildRef, ServiceRef
 from skyforge.edge.base import EdgeRouter
 from skyforge.edge.book import RouteBook
@@ -38,7 +36,12 @@ from skyforge.runtimes.deployer import RuntimeDeployer
 from skyforge.runtimes.null import NullRuntime
 from skyforge.services import handlers as services
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
-from skyforge.services.events import ConfigVarsChanged, ServiceCreated, ServiceDeleted, ServiceUpdated
+from skyforge.services.events import (
+    ConfigVarsChanged,
+    ServiceCreated,
+    ServiceDeleted,
+    ServiceUpdated,
+)
 from skyforge.services.model import Service
 from skyforge.services.ports import ProjectRef
 from skyforge.workers.deploy_log import DeployLogWriter
@@ -47,8 +50,16 @@ from skyforge.workers.reconciler import Desired, Reconciler
 
 
 def service_ref(s: Service) -> ServiceRef:
-    return ServiceRef(s.id, s.project, s.name, s.source.url, s.source.branch, dict(s.config),
-                      dict(s.scale), s.health_check_path)
+    return ServiceRef(
+        s.id,
+        s.project,
+        s.name,
+        s.source.url,
+        s.source.branch,
+        dict(s.config),
+        dict(s.scale),
+        s.health_check_path,
+    )
 
 
 def build_ref(b: Build) -> BuildRef:
@@ -78,15 +89,23 @@ class Platform:
         self.store = SqlJobStore(self.engine)
         self.jobs = JobRunner(self.store, {deploys.JOB_KIND: _DeployJob(self)})
         self.reconciler = Reconciler(
-            self._desired, self.runtime, self.edge.set_service_routes, self.locks,
-            interval=settings.reconcile_interval, rollout_timeout=settings.rollout_timeout,
+            self._desired,
+            self.runtime,
+            self.edge.set_service_routes,
+            self.locks,
+            interval=settings.reconcile_interval,
+            rollout_timeout=settings.rollout_timeout,
         )
         self.pipeline = deploys.Pipeline(
-            uow=self.uow, service_by_id=self._service_by_id, run_build=self._run_build,
+            uow=self.uow,
+            service_by_id=self._service_by_id,
+            run_build=self._run_build,
             get_build=self._get_build,
-            deployer=RuntimeDeployer(self.runtime, settings.release_timeout,
-                                     settings.rollout_timeout),
-            service_lock=self.locks, release_timeout=settings.release_timeout,
+            deployer=RuntimeDeployer(
+                self.runtime, settings.release_timeout, settings.rollout_timeout
+            ),
+            service_lock=self.locks,
+            release_timeout=settings.release_timeout,
             rollout_timeout=settings.rollout_timeout,
         )
         self.bus = MessageBus(self._commands(), self._events())
@@ -107,8 +126,9 @@ class Platform:
         if s.runtime == "local":
             from skyforge.runtimes.local.runtime import LocalRuntime
 
-            return LocalRuntime(s.data_dir.resolve(), edge, drain_seconds=s.drain_seconds,
-                                stop_grace=s.stop_grace)
+            return LocalRuntime(
+                s.data_dir.resolve(), edge, drain_seconds=s.drain_seconds, stop_grace=s.stop_grace
+            )
         if s.runtime == "null":
             return NullRuntime()
         raise NotImplementedError(f"runtime {s.runtime!r} is not available yet")
@@ -126,7 +146,8 @@ class Platform:
             DeleteProject: lambda c: projects.delete_project(c, self.uow()),
             CreateService: lambda c: services.create_service(c, self.uow(), self._find_project),
             UpdateService: lambda c: services.update_service(
-                c, self.uow(), self._process_types, s.max_instances),
+                c, self.uow(), self._process_types, s.max_instances
+            ),
             DeleteService: lambda c: services.delete_service(c, self.uow()),
             SetConfigVars: lambda c: services.set_config_vars(c, self.uow()),
             RequestDeploy: lambda c: deploys.request_deploy(c, self.uow(), self._find_service),
@@ -144,10 +165,14 @@ class Platform:
         return {
             DeployQueued: [wake_jobs],
             ConfigVarsChanged: [
-                lambda e: deploys.on_config_changed(e, self.uow(), self._service_by_id)],
+                lambda e: deploys.on_config_changed(e, self.uow(), self._service_by_id)
+            ],
             ServiceCreated: [wake_reconciler],
             ServiceUpdated: [wake_reconciler],
             ServiceDeleted: [wake_reconciler],
+            ReleaseCreated: [
+                lambda e: services.on_release_created(e, self.uow(), self._release_config)
+            ],
         }
 
     # -- ports filled with other contexts' queries --------------------------------------------
@@ -176,6 +201,11 @@ class Platform:
             build = await uow.builds.get(release.build_id) if release else None
         return None if build is None else set(build.process_types) - {"release"}
 
+    async def _release_config(self, release_id: str) -> dict[str, str] | None:
+        async with self.uow() as uow:
+            release = await uow.releases.get(release_id)
+        return None if release is None else dict(release.config)
+
     async def _get_build(self, build_id: str) -> BuildRef | None:
         async with self.uow() as uow:
             build = await uow.builds.get(build_id)
@@ -185,11 +215,14 @@ class Platform:
         s = self.settings
         data = s.data_dir.resolve()
         build = await builds.run_build(
-            builds.BuildRequest(service.id, service.project, service.name, service.git_url,
-                                service.branch),
-            log, self.uow(), GitFetcher(), StackBuilder(),
-            builds.BuildSettings(data / "slugs", data / "cache", s.clone_timeout,
-                                 s.build_timeout),
+            builds.BuildRequest(
+                service.id, service.project, service.name, service.git_url, service.branch
+            ),
+            log,
+            self.uow(),
+            GitFetcher(),
+            StackBuilder(),
+            builds.BuildSettings(data / "slugs", data / "cache", s.clone_timeout, s.build_timeout),
         )
         return build_ref(build)
 
@@ -204,8 +237,9 @@ class Platform:
             for service in found:
                 release = await uow.releases.current(service.id)
                 build = await uow.builds.get(release.build_id) if release else None
-                result.append(Desired(service_ref(service), release,
-                                      build_ref(build) if build else None))
+                result.append(
+                    Desired(service_ref(service), release, build_ref(build) if build else None)
+                )
         return result
 
     # -- life cycle --------------------------------------------------------------------------
@@ -248,5 +282,3 @@ class _DeployJob:
         async with self.platform.uow() as uow:
             deploy = await uow.deploys.get(subject_id)
         return deploy is not None and deploy.cancel_requested
-
-

@@ -51,8 +51,9 @@ async def test_malformed_bodies_get_a_problem_not_a_crash(
     api: httpx.AsyncClient, body: object
 ) -> None:
     if isinstance(body, str):
-        response = await api.post("/api/v1/projects", content=body,
-                                  headers={"content-type": "application/json"})
+        response = await api.post(
+            "/api/v1/projects", content=body, headers={"content-type": "application/json"}
+        )
     else:
         response = await api.post("/api/v1/projects", json=body)
     assert response.status_code == 422
@@ -81,14 +82,18 @@ async def test_pages_follow_the_cursor_until_the_end(api: httpx.AsyncClient) -> 
 
 
 async def test_every_api_call_needs_a_valid_bearer_token(api: httpx.AsyncClient) -> None:
-    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"},
-                    {"Authorization": "Basic dGVzdA=="}):
+    for headers in (
+        {"Authorization": ""},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic dGVzdA=="},
+    ):
         response = await api.get("/api/v1/projects", headers=headers)
         assert response.status_code == 401
         assert response.headers["content-type"] == PROBLEM
         assert response.headers["www-authenticate"] == "Bearer"
-    refused = await api.post("/api/v1/projects", json={"name": "x"},
-                             headers={"Authorization": "Bearer wrong"})
+    refused = await api.post(
+        "/api/v1/projects", json={"name": "x"}, headers={"Authorization": "Bearer wrong"}
+    )
     assert refused.status_code == 401
     assert (await api.get("/api/v1/projects")).json()["items"] == []
 

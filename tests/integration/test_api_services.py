@@ -11,16 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import make_git_repo
 
 from skyforge.bootstrap import Platform
 from skyforge.runtimes.null import NullRuntime
-from tests.conftest import make_git_repo
 
 SVC = "/api/v1/projects/shop/services"
 
 
-async def wait_deploy(api: httpx.AsyncClient, deploy_id: str, service: str = "web",
-                      timeout: float = 30) -> dict[str, Any]:
+async def wait_deploy(
+    api: httpx.AsyncClient, deploy_id: str, service: str = "web", timeout: float = 30
+) -> dict[str, Any]:
     url = f"/api/v1/projects/shop/services/{service}/deploys/{deploy_id}"
     for _ in range(int(timeout / 0.1)):
         deploy: dict[str, Any] = (await api.get(url)).json()
@@ -106,6 +107,8 @@ async def test_config_vars_make_a_new_release_and_rollback_restores_the_old_conf
     done = await wait_deploy(shop, back.json()["id"])
     assert (done["kind"], done["status"], done["release"]) == ("rollback", "succeeded", 4)
     assert "GREETING" not in runtime.rollouts[-1].env
+    assert back.headers["location"].endswith(back.json()["id"])
+    assert (await shop.get(f"{SVC}/web/env")).json() == {}  # v1's config vars are back
     releases = (await shop.get(f"{SVC}/web/releases")).json()["items"]
     assert [r["version"] for r in releases] == [4, 3, 2, 1]
     assert releases[0]["current"] and releases[0]["description"] == "Rollback to v1"
@@ -113,12 +116,22 @@ async def test_config_vars_make_a_new_release_and_rollback_restores_the_old_conf
     previous = await shop.post(f"{SVC}/web/rollback")
     assert (await wait_deploy(shop, previous.json()["id"]))["release"] == 5
     assert runtime.rollouts[-1].env["GREETING"] == "hi"  # v3's config
+    assert (await shop.get(f"{SVC}/web/env")).json() == {"GREETING": "hi"}
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"1BAD": "x"}, {"PORT": "1"}, {"SKYFORGE_X": "y"}, {"A B": "x"}, {"A": 1}, {},
-     {"A": "\x00"}, {"A=B": "x"}, {"A\nB": "x"}],
+    [
+        {"1BAD": "x"},
+        {"PORT": "1"},
+        {"SKYFORGE_X": "y"},
+        {"A B": "x"},
+        {"A": 1},
+        {},
+        {"A": "\x00"},
+        {"A=B": "x"},
+        {"A\nB": "x"},
+    ],
 )
 async def test_bad_config_vars_are_refused_and_change_nothing(
     shop: httpx.AsyncClient, body: dict[str, Any]
@@ -131,10 +144,16 @@ async def test_bad_config_vars_are_refused_and_change_nothing(
 
 @pytest.mark.parametrize(
     "source",
-    [{"git": "--upload-pack=touch /tmp/pwned"}, {"git": "-oProxyCommand=x"},
-     {"git": "ext::sh -c touch% /tmp/pwned"}, {"git": "relative/path"},
-     {"git": "/tmp/x", "branch": "--orphan"}, {"git": "/tmp/x", "branch": "a..b"},
-     {"git": "/tmp/x", "branch": "a b"}, {"git": "https://x/\nrepo"}],
+    [
+        {"git": "--upload-pack=touch /tmp/pwned"},
+        {"git": "-oProxyCommand=x"},
+        {"git": "ext::sh -c touch% /tmp/pwned"},
+        {"git": "relative/path"},
+        {"git": "/tmp/x", "branch": "--orphan"},
+        {"git": "/tmp/x", "branch": "a..b"},
+        {"git": "/tmp/x", "branch": "a b"},
+        {"git": "https://x/\nrepo"},
+    ],
 )
 async def test_sources_git_could_read_as_options_are_refused(
     api: httpx.AsyncClient, source: dict[str, str]
@@ -146,14 +165,16 @@ async def test_sources_git_could_read_as_options_are_refused(
     assert (await api.get(SVC)).json()["items"] == []
 
 
-async def test_service_names_are_dns_labels_and_unique(shop: httpx.AsyncClient,
-                                                       static_repo: Path) -> None:
+async def test_service_names_are_dns_labels_and_unique(
+    shop: httpx.AsyncClient, static_repo: Path
+) -> None:
     bad = await shop.post(SVC, json={"name": "Web_1", "source": {"git": str(static_repo)}})
     assert bad.status_code == 422
     again = await shop.post(SVC, json={"name": "web", "source": {"git": str(static_repo)}})
     assert again.status_code == 409
-    unknown = await shop.post("/api/v1/projects/nope/services",
-                              json={"name": "web", "source": {"git": str(static_repo)}})
+    unknown = await shop.post(
+        "/api/v1/projects/nope/services", json={"name": "web", "source": {"git": str(static_repo)}}
+    )
     assert unknown.status_code == 404
 
 
@@ -171,8 +192,13 @@ async def test_scaling_reaches_the_runtime_and_unknown_types_are_refused(
             break
         await asyncio.sleep(0.1)
     assert runtime.apps["shop.web"].process("web").count == 3  # type: ignore[union-attr]
-    for body in ({"scale": {"worker": 1}}, {"scale": {"web": -1}}, {"scale": {"web": 1000}},
-                 {"scale": {"web": "3"}}, {"scale": {"release": 1}}):
+    for body in (
+        {"scale": {"worker": 1}},
+        {"scale": {"web": -1}},
+        {"scale": {"web": 1000}},
+        {"scale": {"web": "3"}},
+        {"scale": {"release": 1}},
+    ):
         assert (await shop.patch(f"{SVC}/web", json=body)).status_code == 422, body
     assert (await shop.get(f"{SVC}/web")).json()["scale"] == {"web": 3}
 

@@ -29,8 +29,9 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
             if manage_lifecycle:
                 await platform.stop()
 
-    app = FastAPI(title="SkyForge", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="SkyForge", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
+    )
     app.state.platform = platform
     errors.install(app)
     metrics.install(app)
@@ -50,8 +51,9 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
             async with platform.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
-            return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
         return JSONResponse({"status": "ok", "database": "ok"})
 
     return app

@@ -33,8 +33,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _where(e.get("loc", ())), "message": e.get("msg", "")}
-                  for e in exc.errors()]
+        errors = [
+            {"field": _where(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
+        ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "Invalid input", detail, errors=errors)
 

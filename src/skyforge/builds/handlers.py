@@ -61,8 +61,11 @@ async def run_build(
         build.status, build.finished_at = "failed", now()
         async with uow:
             await uow.builds.save(build)
-            uow.emit(BuildFailed(project=req.project, service=req.service, build_id=build.id,
-                                 reason=reason))
+            uow.emit(
+                BuildFailed(
+                    project=req.project, service=req.service, build_id=build.id, reason=reason
+                )
+            )
             await uow.commit()
         if isinstance(exc, Exception):
             raise StepFailed(reason) from exc
@@ -72,8 +75,15 @@ async def run_build(
     build.process_types, build.env = dict(result.process_types), dict(result.env)
     async with uow:
         await uow.builds.save(build)
-        uow.emit(BuildSucceeded(project=req.project, service=req.service, build_id=build.id,
-                                commit=build.commit or "", stack=result.stack))
+        uow.emit(
+            BuildSucceeded(
+                project=req.project,
+                service=req.service,
+                build_id=build.id,
+                commit=build.commit or "",
+                stack=result.stack,
+            )
+        )
         await uow.commit()
     return build
 

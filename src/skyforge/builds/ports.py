@@ -42,4 +42,5 @@ class BuildRepository(Protocol):
 
 
 class BuildsUnitOfWork(UnitOfWork, Protocol):
-    builds: BuildRepository
+    @property
+    def builds(self) -> BuildRepository: ...

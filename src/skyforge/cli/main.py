@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="SkyForge: from a git repository to a running app at a URL.",
-                  no_args_is_help=True)
+from skyforge.cli import deploys, env, logs, projects, services, session
+
+app = typer.Typer(
+    help="SkyForge: from a git repository to a running app at a URL.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -14,3 +17,17 @@ def up() -> None:
     from skyforge.cli.up import run
 
     run()
+
+
+app.command()(session.login)
+app.command()(session.logout)
+app.add_typer(projects.app, name="projects")
+app.add_typer(services.app, name="services")
+app.command()(deploys.deploy)
+app.add_typer(deploys.app, name="deploys")
+app.command()(deploys.releases)
+app.command()(deploys.rollback)
+app.command()(services.scale)
+app.add_typer(env.app, name="env")
+app.command()(logs.logs)
+app.command("open")(services.open_service)

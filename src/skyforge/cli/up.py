@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 
 import uvicorn
 from rich.console import Console
@@ -21,16 +22,21 @@ async def serve(settings: Settings, console: Console) -> None:
     try:
         token = await platform.start()
         app = create_app(platform)
-        config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
-                                log_level="warning", lifespan="off", access_log=False)
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        config = uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        server = _Server(config)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         serving = asyncio.create_task(server.serve())
-        while not server.started and not serving.done():
+        while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
             await asyncio.sleep(0.05)
         if serving.done():
             await serving  # raises why it could not start (e.g. port taken)
@@ -45,6 +51,13 @@ async def serve(settings: Settings, console: Console) -> None:
     finally:
         await platform.stop()
     console.print("SkyForge stopped.")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # `serve` handles SIGTERM/SIGINT itself: it must stop the apps and router too.
+        yield
 
 
 def _announce(console: Console, s: Settings, token: str | None) -> None:

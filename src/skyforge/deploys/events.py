@@ -46,3 +46,6 @@ class ReleaseCreated(Event):
     service: str
     release: int
     description: str
+    service_id: str
+    release_id: str
+    rollback: bool

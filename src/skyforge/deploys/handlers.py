@@ -52,8 +52,9 @@ async def _queue(
         deploy.target_release_id = target.id
     await uow.deploys.add(deploy)
     await uow.jobs.enqueue(JOB_KIND, deploy.id, serial_key=f"service:{service.id}")
-    uow.emit(DeployQueued(project=service.project, service=service.name, deploy_id=deploy.id,
-                          kind=kind))
+    uow.emit(
+        DeployQueued(project=service.project, service=service.name, deploy_id=deploy.id, kind=kind)
+    )
     return deploy
 
 
@@ -97,8 +98,9 @@ async def cancel_deploy(
             raise NotFound(f"no deploy {cmd.deploy_id!r}")
         if deploy.request_cancel(now()):
             await uow.jobs.cancel_queued(JOB_KIND, deploy.id)
-            uow.emit(DeployCancelled(project=service.project, service=service.name,
-                                     deploy_id=deploy.id))
+            uow.emit(
+                DeployCancelled(project=service.project, service=service.name, deploy_id=deploy.id)
+            )
         await uow.deploys.save(deploy)
         await uow.commit()
     return deploy
@@ -185,10 +187,10 @@ async def _artifact(
             config, description = dict(service.config), "Config vars changed"
     if source is None:
         raise StepFailed("the release to start from no longer exists")
-    build = await p.get_build(source.build_id)
-    if build is None:
+    reused = await p.get_build(source.build_id)
+    if reused is None:
         raise StepFailed(f"the build of v{source.version} is gone; deploy again")
-    return build, config, description
+    return reused, config, description
 
 
 async def _rollout(
@@ -213,8 +215,17 @@ async def _rollout(
         await p.deployer.rollout(service, release, build, log)
     async with p.uow() as uow:
         await uow.releases.add(release)
-        uow.emit(ReleaseCreated(project=service.project, service=service.name,
-                                release=version, description=description))
+        uow.emit(
+            ReleaseCreated(
+                project=service.project,
+                service=service.name,
+                release=version,
+                description=description,
+                service_id=service.id,
+                release_id=release.id,
+                rollback=deploy.kind == "rollback",
+            )
+        )
         stored = await uow.deploys.get(deploy.id)
         if stored is not None:
             stored.release_id = release.id

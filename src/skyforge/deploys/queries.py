@@ -21,7 +21,7 @@ async def list_deploys(
 ) -> list[Deploy]:
     """A service's deploys, newest first."""
     async with uow:
-        return await uow.deploys.list(service_id, after, limit)
+        return await uow.deploys.page(service_id, after, limit)
 
 
 async def list_releases(
@@ -29,7 +29,7 @@ async def list_releases(
 ) -> list[Release]:
     """A service's releases, newest first."""
     async with uow:
-        return await uow.releases.list(service_id, before, limit)
+        return await uow.releases.page(service_id, before, limit)
 
 
 async def current_release(service_id: str, uow: DeploysUnitOfWork) -> Release | None:

@@ -8,7 +8,7 @@ from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Unauthorized
 from skyforge.kernel.ids import new_id
 
-ADMIN_TOKEN_NAME = "admin"
+ADMIN_TOKEN_NAME = "admin"  # noqa: S105 (a name, not a secret)
 
 
 async def ensure_admin_token(given: str | None, uow: IdentityUnitOfWork) -> str | None:

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-TOKEN_PREFIX = "sfp_"
+TOKEN_PREFIX = "sfp_"  # noqa: S105 (a name, not a secret)
 
 
 def new_token() -> str:

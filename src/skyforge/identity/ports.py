@@ -13,4 +13,5 @@ class TokenRepository(Protocol):
 
 
 class IdentityUnitOfWork(UnitOfWork, Protocol):
-    tokens: TokenRepository
+    @property
+    def tokens(self) -> TokenRepository: ...

@@ -37,4 +37,3 @@ async def delete_project(cmd: DeleteProject, uow: ProjectsUnitOfWork) -> None:
         await uow.projects.delete(project)
         uow.emit(ProjectDeleted(project=project.name))
         await uow.commit()
-

@@ -19,4 +19,4 @@ async def get_project(name: str, uow: ProjectsUnitOfWork) -> Project:
 async def list_projects(after: str | None, limit: int, uow: ProjectsUnitOfWork) -> list[Project]:
     """Projects in creation order, `limit` of them after the id `after`."""
     async with uow:
-        return await uow.projects.list(after, limit)
+        return await uow.projects.page(after, limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from skyforge.deploys.events import ReleaseCreated
 from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Conflict, Invalid, NotFound
 from skyforge.kernel.ids import new_id
@@ -13,7 +14,12 @@ from skyforge.services.events import (
     ServiceUpdated,
 )
 from skyforge.services.model import GitSource, Service
-from skyforge.services.ports import FindProject, ProcessTypesOf, ServicesUnitOfWork
+from skyforge.services.ports import (
+    FindProject,
+    ProcessTypesOf,
+    ReleaseConfigOf,
+    ServicesUnitOfWork,
+)
 from skyforge.services.source import validate_branch, validate_git_url
 
 
@@ -113,3 +119,22 @@ async def set_config_vars(cmd: SetConfigVars, uow: ServicesUnitOfWork) -> dict[s
             )
             await uow.commit()
     return service.config
+
+
+async def on_release_created(
+    event: ReleaseCreated, uow: ServicesUnitOfWork, release_config: ReleaseConfigOf
+) -> None:
+    """A rollback brings the config vars of the release it returned to (as in Heroku)."""
+    if not event.rollback:
+        return
+    config = await release_config(event.release_id)
+    if config is None:
+        return
+    async with uow:
+        service = await uow.services.get(event.project, event.service)
+        if service is None or service.config == config:
+            return
+        service.config, service.updated_at = dict(config), now()
+        await uow.services.save(service)
+        uow.emit(ServiceUpdated(project=event.project, service=event.service, fields=("config",)))
+        await uow.commit()

@@ -21,7 +21,7 @@ async def list_services(
 ) -> list[Service]:
     """A project's services in creation order."""
     async with uow:
-        return await uow.services.list(project, after, limit)
+        return await uow.services.page(project, after, limit)
 
 
 async def all_services(uow: ServicesUnitOfWork) -> list[Service]:

@@ -14,8 +14,9 @@ MAX_LINE = 4000
 class DeployLogWriter:
     """A LogSink for one deploy; readers stream the stored lines while it runs."""
 
-    def __init__(self, uow: Callable[[], SqlUnitOfWork], deploy_id: str,
-                 interval: float = 0.2) -> None:
+    def __init__(
+        self, uow: Callable[[], SqlUnitOfWork], deploy_id: str, interval: float = 0.2
+    ) -> None:
         self._uow = uow
         self._deploy_id = deploy_id
         self._interval = interval

@@ -22,8 +22,14 @@ class JobHandler(Protocol):
 
 
 class JobRunner:
-    def __init__(self, store: SqlJobStore, handlers: dict[str, JobHandler], *,
-                 concurrency: int = 4, poll: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: SqlJobStore,
+        handlers: dict[str, JobHandler],
+        *,
+        concurrency: int = 4,
+        poll: float = 1.0,
+    ) -> None:
         self.store = store
         self.handlers = handlers
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"

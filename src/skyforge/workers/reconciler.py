@@ -117,8 +117,9 @@ class Reconciler:
                 return
             try:
                 log.info("converging %s to v%d", key, app.version)
-                await self.runtime.rollout(app, lambda line: log.info("%s: %s", key, line),
-                                           self.rollout_timeout)
+                await self.runtime.rollout(
+                    app, lambda line: log.info("%s: %s", key, line), self.rollout_timeout
+                )
                 self._retry_at.pop(key, None)
             except RolloutFailed as exc:
                 log.warning("converging %s failed: %s", key, exc)

@@ -78,10 +78,18 @@ class SqlUnitOfWork:
         assert self._conn is not None, "commit outside the unit of work"
         events, self.events = self.events, []
         if events:
-            await self._conn.execute(insert(outbox), [
-                {"id": new_id(), "type": e.type, "subject": e.subject, "payload": e.payload(),
-                 "created_at": now()}
-                for e in events
-            ])
+            await self._conn.execute(
+                insert(outbox),
+                [
+                    {
+                        "id": new_id(),
+                        "type": e.type,
+                        "subject": e.subject,
+                        "payload": e.payload(),
+                        "created_at": now(),
+                    }
+                    for e in events
+                ],
+            )
         await self._conn.commit()
         await self.publish(events)

@@ -35,28 +35,42 @@ async def read(platform: Platform, service: str, d: Deploy) -> DeployRead:
         async with platform.uow() as uow:
             release = await uow.releases.get(d.release_id)
         version = release.version if release else None
-    return DeployRead(id=d.id, service=service, kind=d.kind, status=d.status, release=version,
-                      build_id=d.build_id, error=d.error, cancel_requested=d.cancel_requested,
-                      created_at=d.created_at, started_at=d.started_at,
-                      finished_at=d.finished_at)
+    return DeployRead(
+        id=d.id,
+        service=service,
+        kind=d.kind,
+        status=d.status,
+        release=version,
+        build_id=d.build_id,
+        error=d.error,
+        cancel_requested=d.cancel_requested,
+        created_at=d.created_at,
+        started_at=d.started_at,
+        finished_at=d.finished_at,
+    )
 
 
 async def _service_id(platform: Platform, project: str, service: str) -> str:
     return (await service_queries.get_service(project, service, platform.uow())).id
 
 
-@router.post("/deploys", status_code=202, response_model=DeployRead)
-async def create_deploy(project: str, service: str, platform: PlatformDep) -> JSONResponse:
-    """Build the branch head and roll it out; answers at once, the work runs in the background."""
-    deploy = await platform.bus.handle(RequestDeploy(project, service))
+async def _accepted(platform: Platform, project: str, service: str, deploy: Deploy) -> JSONResponse:
     body = (await read(platform, service, deploy)).model_dump(mode="json")
     location = f"/api/v1/projects/{project}/services/{service}/deploys/{deploy.id}"
     return JSONResponse(body, status_code=202, headers={"Location": location})
 
 
+@router.post("/deploys", status_code=202, response_model=DeployRead)
+async def create_deploy(project: str, service: str, platform: PlatformDep) -> JSONResponse:
+    """Build the branch head and roll it out; answers at once, the work runs in the background."""
+    deploy = await platform.bus.handle(RequestDeploy(project, service))
+    return await _accepted(platform, project, service, deploy)
+
+
 @router.get("/deploys", response_model=DeployPage)
-async def list_deploys(project: str, service: str, platform: PlatformDep, limit: Limit = 20,
-                       cursor: Cursor = None) -> dict[str, object]:
+async def list_deploys(
+    project: str, service: str, platform: PlatformDep, limit: Limit = 20, cursor: Cursor = None
+) -> dict[str, object]:
     """Deploys, newest first."""
     sid = await _service_id(platform, project, service)
     found = await queries.list_deploys(sid, decode(cursor), limit, platform.uow())
@@ -65,81 +79,99 @@ async def list_deploys(project: str, service: str, platform: PlatformDep, limit:
 
 
 @router.get("/deploys/{deploy_id}", response_model=DeployRead)
-async def get_deploy(project: str, service: str, deploy_id: str,
-                     platform: PlatformDep) -> DeployRead:
+async def get_deploy(
+    project: str, service: str, deploy_id: str, platform: PlatformDep
+) -> DeployRead:
     """One deploy and its status."""
     sid = await _service_id(platform, project, service)
     return await read(platform, service, await queries.get_deploy(sid, deploy_id, platform.uow()))
 
 
 @router.post("/deploys/{deploy_id}/cancel", status_code=202, response_model=DeployRead)
-async def cancel_deploy(project: str, service: str, deploy_id: str,
-                        platform: PlatformDep) -> DeployRead:
+async def cancel_deploy(
+    project: str, service: str, deploy_id: str, platform: PlatformDep
+) -> DeployRead:
     """Stop a queued or running deploy; the current release keeps serving."""
     deploy = await platform.bus.handle(CancelDeploy(project, service, deploy_id))
     return await read(platform, service, deploy)
 
 
-@router.get("/deploys/{deploy_id}/logs", response_class=StreamingResponse,
-            responses={200: {"content": {"text/plain": {}}}})
-async def deploy_logs(project: str, service: str, deploy_id: str, platform: PlatformDep,
-                      follow: bool = True) -> StreamingResponse:
+@router.get(
+    "/deploys/{deploy_id}/logs",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def deploy_logs(
+    project: str, service: str, deploy_id: str, platform: PlatformDep, follow: bool = True
+) -> StreamingResponse:
     """Build and rollout output, streamed until the deploy finishes (follow=false: so far)."""
     sid = await _service_id(platform, project, service)
     await queries.get_deploy(sid, deploy_id, platform.uow())
 
     async def lines() -> AsyncIterator[str]:
-        seq = 0
+        seq, finished = 0, False
         while True:
             batch = await queries.read_log(deploy_id, seq, 500, platform.uow())
-            for seq, line in batch:
+            for number, line in batch:
+                seq = number
                 yield line + "\n"
             if batch:
                 continue
-            deploy = await queries.get_deploy(sid, deploy_id, platform.uow())
-            if not follow or deploy.finished:
-                # Lines written just before the finish are in by now: read once more.
-                for seq, line in await queries.read_log(deploy_id, seq, 100000, platform.uow()):
-                    yield line + "\n"
+            if finished or not follow:
                 return
-            await asyncio.sleep(0.25)
+            # Once finished, read once more: lines flushed just before the finish.
+            finished = (await queries.get_deploy(sid, deploy_id, platform.uow())).finished
+            if not finished:
+                await asyncio.sleep(0.25)
 
     return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")
 
 
 @router.get("/releases", response_model=ReleasePage)
-async def list_releases(project: str, service: str, platform: PlatformDep, limit: Limit = 20,
-                        cursor: Cursor = None) -> dict[str, object]:
+async def list_releases(
+    project: str, service: str, platform: PlatformDep, limit: Limit = 20, cursor: Cursor = None
+) -> dict[str, object]:
     """Releases, newest first."""
     sid = await _service_id(platform, project, service)
     before = decode(cursor)
     if before is not None and not before.isdigit():
         raise Invalid("cursor is not one this API gave out")
-    found = await queries.list_releases(sid, int(before) if before else None, limit,
-                                        platform.uow())
+    found = await queries.list_releases(sid, int(before) if before else None, limit, platform.uow())
     current = await queries.current_release(sid, platform.uow())
     items = [
-        ReleaseRead(version=r.version, id=r.id, build_id=r.build_id, description=r.description,
-                    config_names=sorted(r.config), current=current is not None
-                    and r.id == current.id, created_at=r.created_at)
+        ReleaseRead(
+            version=r.version,
+            id=r.id,
+            build_id=r.build_id,
+            description=r.description,
+            config_names=sorted(r.config),
+            current=current is not None and r.id == current.id,
+            created_at=r.created_at,
+        )
         for r in found
     ]
     return page(items, limit, str(found[-1].version) if found else "")
 
 
 @router.post("/rollback", status_code=202, response_model=DeployRead)
-async def rollback(project: str, service: str, platform: PlatformDep,
-                   body: RollbackIn | None = None) -> DeployRead:
-    """Roll back to release N (default: the previous one) as a new release."""
-    deploy = await platform.bus.handle(
-        RollBack(project, service, body.release if body else None))
-    return await read(platform, service, deploy)
+async def rollback(
+    project: str, service: str, platform: PlatformDep, body: RollbackIn | None = None
+) -> JSONResponse:
+    """Roll back to release N (default: the previous one) as a new release, config included."""
+    deploy = await platform.bus.handle(RollBack(project, service, body.release if body else None))
+    return await _accepted(platform, project, service, deploy)
 
 
-@router.get("/logs", response_class=StreamingResponse,
-            responses={200: {"content": {"text/plain": {}}}})
-async def app_logs(project: str, service: str, platform: PlatformDep, follow: bool = False,
-                   tail: int = Query(100, ge=0, le=10000)) -> Response:
+@router.get(
+    "/logs", response_class=StreamingResponse, responses={200: {"content": {"text/plain": {}}}}
+)
+async def app_logs(
+    project: str,
+    service: str,
+    platform: PlatformDep,
+    follow: bool = False,
+    tail: int = Query(100, ge=0, le=10000),
+) -> Response:
     """The running app's output (every process), optionally followed live."""
     found = await service_queries.get_service(project, service, platform.uow())
 

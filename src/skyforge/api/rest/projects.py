@@ -16,8 +16,9 @@ router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
 
 def read(p: Project) -> ProjectRead:
-    return ProjectRead(id=p.id, name=p.name, environments=[e.name for e in p.environments],
-                       created_at=p.created_at)
+    return ProjectRead(
+        id=p.id, name=p.name, environments=[e.name for e in p.environments], created_at=p.created_at
+    )
 
 
 @router.post("", status_code=201, response_model=ProjectRead)
@@ -27,8 +28,9 @@ async def create_project(body: ProjectCreate, platform: PlatformDep) -> ProjectR
 
 
 @router.get("", response_model=ProjectPage)
-async def list_projects(platform: PlatformDep, limit: Limit = 50,
-                        cursor: Cursor = None) -> dict[str, object]:
+async def list_projects(
+    platform: PlatformDep, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, object]:
     """Projects, oldest first."""
     found = await queries.list_projects(decode(cursor), limit, platform.uow())
     return page([read(p) for p in found], limit, found[-1].id if found else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
@@ -41,11 +41,17 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
         status = "running" if observed.healthy else "crashed"
     port = platform.settings.edge_port
     return ServiceRead(
-        id=s.id, name=s.name, project=s.project,
-        source=SourceRead(git=s.source.url, branch=s.source.branch), scale=scale,
-        health_check_path=s.health_check_path, url=f"http://{s.hostname}:{port}/",
-        release=release.version if release else None, status=status,
-        created_at=s.created_at, updated_at=s.updated_at,
+        id=s.id,
+        name=s.name,
+        project=s.project,
+        source=SourceRead(git=s.source.url, branch=s.source.branch),
+        scale=scale,
+        health_check_path=s.health_check_path,
+        url=f"http://{s.hostname}:{port}/",
+        release=release.version if release else None,
+        status=status,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
     )
 
 
@@ -53,21 +59,29 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
 async def create_service(project: str, body: ServiceCreate, platform: PlatformDep) -> ServiceRead:
     """Register a service built from a git repository (URL or local path) and branch."""
     await project_queries.get_project(project, platform.uow())
-    service = await platform.bus.handle(CreateService(
-        project, dns_label(body.name, "service name"), body.source.git, body.source.branch,
-        body.health_check_path))
+    service = await platform.bus.handle(
+        CreateService(
+            project,
+            dns_label(body.name, "service name"),
+            body.source.git,
+            body.source.branch,
+            body.health_check_path,
+        )
+    )
     return await read(platform, service, {})
 
 
 @router.get("", response_model=ServicePage)
-async def list_services(project: str, platform: PlatformDep, limit: Limit = 50,
-                        cursor: Cursor = None) -> dict[str, object]:
+async def list_services(
+    project: str, platform: PlatformDep, limit: Limit = 50, cursor: Cursor = None
+) -> dict[str, object]:
     """A project's services, oldest first."""
     await project_queries.get_project(project, platform.uow())
     found = await queries.list_services(project, decode(cursor), limit, platform.uow())
     seen = await platform.runtime.observe()
-    return page([await read(platform, s, seen) for s in found], limit,
-                found[-1].id if found else "")
+    return page(
+        [await read(platform, s, seen) for s in found], limit, found[-1].id if found else ""
+    )
 
 
 @router.get("/{service}", response_model=ServiceRead)
@@ -78,13 +92,20 @@ async def get_service(project: str, service: str, platform: PlatformDep) -> Serv
 
 
 @router.patch("/{service}", response_model=ServiceRead)
-async def update_service(project: str, service: str, body: ServiceUpdate,
-                         platform: PlatformDep) -> ServiceRead:
+async def update_service(
+    project: str, service: str, body: ServiceUpdate, platform: PlatformDep
+) -> ServiceRead:
     """Scale process types ({"scale": {"web": 3}}), set the health check path or the source."""
-    updated = await platform.bus.handle(UpdateService(
-        project, service, scale=body.scale, health_check_path=body.health_check_path,
-        git=body.source.git if body.source else None,
-        branch=body.source.branch if body.source else None))
+    updated = await platform.bus.handle(
+        UpdateService(
+            project,
+            service,
+            scale=body.scale,
+            health_check_path=body.health_check_path,
+            git=body.source.git if body.source else None,
+            branch=body.source.branch if body.source else None,
+        )
+    )
     return await read(platform, updated, await platform.runtime.observe())
 
 
@@ -102,9 +123,12 @@ async def get_env(project: str, service: str, platform: PlatformDep) -> dict[str
 
 
 @router.patch("/{service}/env", response_model=dict[str, str])
-async def patch_env(project: str, service: str, platform: PlatformDep,
-                    body: dict[str, Any] = Body(..., examples=[{"GREETING": "hi", "OLD": None}]),
-                    ) -> dict[str, str]:
+async def patch_env(
+    project: str,
+    service: str,
+    platform: PlatformDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"GREETING": "hi", "OLD": None}])],
+) -> dict[str, str]:
     """Set (string) or unset (null) config vars; a change rolls out a new release."""
     if any(v is not None and not isinstance(v, str) for v in body.values()):
         raise Invalid("config var values must be strings or null")

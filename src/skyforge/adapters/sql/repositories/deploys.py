@@ -27,16 +27,24 @@ class SqlBuildRepository(SqlRepository):
         if row is None:
             return None
         values = row._asdict()
-        values.update(created_at=utc_required(row.created_at), finished_at=utc(row.finished_at),
-                      process_types=row.process_types or {}, env=row.env or {})
+        values.update(
+            created_at=utc_required(row.created_at),
+            finished_at=utc(row.finished_at),
+            process_types=row.process_types or {},
+            env=row.env or {},
+        )
         return Build(**values)
 
 
 def _deploy(row: Any) -> Deploy:
     values = row._asdict()
     values.pop("config_changes", None)
-    values.update(created_at=utc_required(row.created_at), started_at=utc(row.started_at),
-                  finished_at=utc(row.finished_at), cancel_requested=bool(row.cancel_requested))
+    values.update(
+        created_at=utc_required(row.created_at),
+        started_at=utc(row.started_at),
+        finished_at=utc(row.finished_at),
+        cancel_requested=bool(row.cancel_requested),
+    )
     return Deploy(**values)
 
 
@@ -53,7 +61,7 @@ class SqlDeployRepository(SqlRepository):
         row = (await self.conn.execute(select(deploys).where(deploys.c.id == deploy_id))).first()
         return None if row is None else _deploy(row)
 
-    async def list(self, service_id: str, after: str | None, limit: int) -> list[Deploy]:
+    async def page(self, service_id: str, after: str | None, limit: int) -> list[Deploy]:
         query = select(deploys).where(deploys.c.service_id == service_id)
         if after:
             query = query.where(deploys.c.id < after)
@@ -68,8 +76,15 @@ class SqlDeployRepository(SqlRepository):
 
 
 def _release(row: Any) -> Release:
-    return Release(row.id, row.service_id, row.version, row.build_id, dict(row.config),
-                   row.description, utc_required(row.created_at))
+    return Release(
+        row.id,
+        row.service_id,
+        row.version,
+        row.build_id,
+        dict(row.config),
+        row.description,
+        utc_required(row.created_at),
+    )
 
 
 class SqlReleaseRepository(SqlRepository):
@@ -90,7 +105,7 @@ class SqlReleaseRepository(SqlRepository):
         row = (await self.conn.execute(select(releases).where(releases.c.id == release_id))).first()
         return None if row is None else _release(row)
 
-    async def list(self, service_id: str, before: int | None, limit: int) -> list[Release]:
+    async def page(self, service_id: str, before: int | None, limit: int) -> list[Release]:
         query = self._of(service_id)
         if before is not None:
             query = query.where(releases.c.version < before)
@@ -105,16 +120,20 @@ class SqlReleaseRepository(SqlRepository):
 class SqlDeployLogRepository(SqlRepository):
     async def append(self, deploy_id: str, first_seq: int, lines: list[str]) -> None:
         if lines:
-            await self.conn.execute(insert(deploy_logs), [
-                {"deploy_id": deploy_id, "seq": first_seq + i, "line": line}
-                for i, line in enumerate(lines)
-            ])
+            await self.conn.execute(
+                insert(deploy_logs),
+                [
+                    {"deploy_id": deploy_id, "seq": first_seq + i, "line": line}
+                    for i, line in enumerate(lines)
+                ],
+            )
 
     async def read(self, deploy_id: str, after_seq: int, limit: int) -> list[tuple[int, str]]:
         query = (
             select(deploy_logs.c.seq, deploy_logs.c.line)
             .where(deploy_logs.c.deploy_id == deploy_id, deploy_logs.c.seq > after_seq)
-            .order_by(deploy_logs.c.seq).limit(limit)
+            .order_by(deploy_logs.c.seq)
+            .limit(limit)
         )
         return [(r.seq, r.line) for r in await self.conn.execute(query)]
 

@@ -18,9 +18,11 @@ class SqlTokenRepository(SqlRepository):
         row = (await self.conn.execute(query)).first()
         if row is None:
             return None
-        return ApiToken(row.id, row.name, row.token_hash, utc_required(row.created_at),
-                        utc(row.last_used_at))
+        return ApiToken(
+            row.id, row.name, row.token_hash, utc_required(row.created_at), utc(row.last_used_at)
+        )
 
     async def count(self) -> int:
-        return int((await self.conn.execute(select(func.count()).select_from(api_tokens))).scalar()
-                   or 0)
+        return int(
+            (await self.conn.execute(select(func.count()).select_from(api_tokens))).scalar() or 0
+        )

@@ -12,13 +12,13 @@ from skyforge.projects.model import Environment, Project
 class SqlProjectRepository(SqlRepository):
     async def add(self, project: Project) -> None:
         await self.conn.execute(
-            insert(projects).values(id=project.id, name=project.name,
-                                    created_at=project.created_at)
+            insert(projects).values(id=project.id, name=project.name, created_at=project.created_at)
         )
         for env in project.environments:
             await self.conn.execute(
-                insert(environments).values(id=env.id, project_id=project.id, name=env.name,
-                                            created_at=env.created_at)
+                insert(environments).values(
+                    id=env.id, project_id=project.id, name=env.name, created_at=env.created_at
+                )
             )
 
     async def get(self, name: str) -> Project | None:
@@ -28,7 +28,7 @@ class SqlProjectRepository(SqlRepository):
     async def delete(self, project: Project) -> None:
         await self.conn.execute(delete(projects).where(projects.c.id == project.id))
 
-    async def list(self, after: str | None, limit: int) -> list[Project]:
+    async def page(self, after: str | None, limit: int) -> list[Project]:
         query = select(projects).order_by(projects.c.id).limit(limit)
         if after:
             query = query.where(projects.c.id > after)
@@ -39,7 +39,8 @@ class SqlProjectRepository(SqlRepository):
         envs: dict[str, list[Environment]] = {i: [] for i in ids}
         if ids:
             result = await self.conn.execute(
-                select(environments).where(environments.c.project_id.in_(ids))
+                select(environments)
+                .where(environments.c.project_id.in_(ids))
                 .order_by(environments.c.id)
             )
             for env in result:

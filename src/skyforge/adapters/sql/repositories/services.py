@@ -11,11 +11,17 @@ from skyforge.services.model import GitSource, Service
 
 class SqlServiceRepository(SqlRepository):
     async def add(self, service: Service) -> None:
-        await self.conn.execute(insert(services).values(
-            id=service.id, project_id=service.project_id, project_name=service.project,
-            environment_id=service.environment_id, name=service.name,
-            created_at=service.created_at, **self._fields(service),
-        ))
+        await self.conn.execute(
+            insert(services).values(
+                id=service.id,
+                project_id=service.project_id,
+                project_name=service.project,
+                environment_id=service.environment_id,
+                name=service.name,
+                created_at=service.created_at,
+                **self._fields(service),
+            )
+        )
         await self._write_config(service)
 
     async def save(self, service: Service) -> None:
@@ -26,8 +32,7 @@ class SqlServiceRepository(SqlRepository):
         await self._write_config(service)
 
     async def get(self, project: str, name: str) -> Service | None:
-        query = select(services).where(services.c.project_name == project,
-                                       services.c.name == name)
+        query = select(services).where(services.c.project_name == project, services.c.name == name)
         found = await self._load(query)
         return found[0] if found else None
 
@@ -38,7 +43,7 @@ class SqlServiceRepository(SqlRepository):
     async def delete(self, service: Service) -> None:
         await self.conn.execute(delete(services).where(services.c.id == service.id))
 
-    async def list(self, project: str, after: str | None, limit: int) -> list[Service]:
+    async def page(self, project: str, after: str | None, limit: int) -> list[Service]:
         query = select(services).where(services.c.project_name == project)
         if after:
             query = query.where(services.c.id > after)
@@ -59,28 +64,37 @@ class SqlServiceRepository(SqlRepository):
 
     async def _write_config(self, service: Service) -> None:
         if service.config:
-            await self.conn.execute(insert(config_vars), [
-                {"service_id": service.id, "name": k, "value": v}
-                for k, v in service.config.items()
-            ])
+            await self.conn.execute(
+                insert(config_vars),
+                [
+                    {"service_id": service.id, "name": k, "value": v}
+                    for k, v in service.config.items()
+                ],
+            )
 
     async def _load(self, query: Any) -> list[Service]:
         rows = (await self.conn.execute(query)).all()
         config: dict[str, dict[str, str]] = {r.id: {} for r in rows}
         if rows:
             result = await self.conn.execute(
-                select(config_vars).where(config_vars.c.service_id.in_(list(config)))
+                select(config_vars)
+                .where(config_vars.c.service_id.in_(list(config)))
                 .order_by(config_vars.c.name)
             )
             for var in result:
                 config[var.service_id][var.name] = var.value
         return [
             Service(
-                id=r.id, project_id=r.project_id, project=r.project_name,
-                environment_id=r.environment_id, name=r.name,
+                id=r.id,
+                project_id=r.project_id,
+                project=r.project_name,
+                environment_id=r.environment_id,
+                name=r.name,
                 source=GitSource(r.git_url, r.branch),
-                created_at=utc_required(r.created_at), updated_at=utc_required(r.updated_at),
-                scale=dict(r.scale or {}), health_check_path=r.health_check_path,
+                created_at=utc_required(r.created_at),
+                updated_at=utc_required(r.updated_at),
+                scale=dict(r.scale or {}),
+                health_check_path=r.health_check_path,
                 config=config[r.id],
             )
             for r in rows

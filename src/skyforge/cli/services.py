@@ -1,0 +1,135 @@
+"""`skyforge services`, `skyforge scale` and `skyforge open`."""
+
+from __future__ import annotations
+
+import contextlib
+import webbrowser
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from skyforge.cli.client import connect, segment, service_path
+from skyforge.cli.options import Json, Project, Yes, confirm_name
+from skyforge.cli.output import fail, fields, note, print_json, say, table, when
+
+app = typer.Typer(help="Create, list, inspect and delete services.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Service name.")]
+
+
+def _scale(scale: dict[str, int]) -> str:
+    return " ".join(f"{kind}={count}" for kind, count in sorted(scale.items())) or "-"
+
+
+def _release(service: dict[str, Any]) -> str:
+    return "-" if service["release"] is None else f"v{service['release']}"
+
+
+@app.command()
+def create(
+    name: Name,
+    project: Project,
+    git: Annotated[str, typer.Option(help="Git URL or local path of the repository.")],
+    branch: Annotated[str, typer.Option(help="Branch to deploy.")] = "main",
+    health_check: Annotated[
+        str | None, typer.Option(help="Path the app answers 200 on, e.g. /health.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Create a service built from a git repository."""
+    if Path(git).is_dir():  # a local checkout: the API wants an absolute path
+        git = str(Path(git).resolve())
+    body: dict[str, Any] = {"name": name, "source": {"git": git, "branch": branch}}
+    if health_check is not None:
+        body["health_check_path"] = health_check
+    with connect() as api:
+        service = api.call("POST", f"/projects/{segment(project)}/services", json=body)
+    if as_json:
+        print_json(service)
+        return
+    say(f"Created service {service['name']} in {service['project']}.", style="green")
+    note(f"Deploy it with: skyforge deploy {service['name']} -p {service['project']}")
+
+
+@app.command("list")
+def list_services(project: Project, as_json: Json = False) -> None:
+    """List a project's services."""
+    with connect() as api:
+        services = api.collect(f"/projects/{segment(project)}/services")
+    if as_json:
+        print_json(services)
+        return
+    rows = [(s["name"], s["status"], _release(s), s["url"], _scale(s["scale"])) for s in services]
+    table(("NAME", "STATUS", "RELEASE", "URL", "SCALE"), rows, "No services in this project.")
+
+
+@app.command()
+def info(name: Name, project: Project, as_json: Json = False) -> None:
+    """Show a service: status, release, URL, source and scale."""
+    with connect() as api:
+        s = api.call("GET", service_path(project, name))
+    if as_json:
+        print_json(s)
+        return
+    fields(
+        [
+            ("Service", f"{s['name']} (project {s['project']})"),
+            ("Status", s["status"]),
+            ("Release", _release(s)),
+            ("URL", s["url"]),
+            ("Source", f"{s['source']['git']} (branch {s['source']['branch']})"),
+            ("Scale", _scale(s["scale"])),
+            ("Health check", s["health_check_path"] or "-"),
+            ("Created", when(s["created_at"])),
+        ]
+    )
+
+
+@app.command()
+def delete(name: Name, project: Project, yes: Yes = False) -> None:
+    """Delete a service; its processes stop and its URL goes away."""
+    with connect() as api:
+        api.call("GET", service_path(project, name))  # a typo fails before the prompt
+        confirm_name("service", name, yes)
+        api.call("DELETE", service_path(project, name))
+    say(f"Deleted service {name} from {project}.")
+
+
+def parse_scale(items: list[str]) -> dict[str, int]:
+    """`web=3 worker=1` as {"web": 3, "worker": 1}; anything else is a usage error."""
+    scale: dict[str, int] = {}
+    for item in items:
+        kind, sep, count = item.partition("=")
+        if not sep or not kind.strip() or not (count.isascii() and count.isdigit()):
+            fail(f"{item!r} is not TYPE=COUNT (for example web=2)", code=2)
+        scale[kind.strip()] = int(count)
+    return scale
+
+
+def scale(
+    service: Name,
+    counts: Annotated[list[str], typer.Argument(help="TYPE=COUNT pairs, e.g. web=3 worker=1.")],
+    project: Project,
+    as_json: Json = False,
+) -> None:
+    """Set how many processes of each type run."""
+    changes = parse_scale(counts)
+    with connect() as api:
+        updated = api.call("PATCH", service_path(project, service), json={"scale": changes})
+    if as_json:
+        print_json(updated)
+        return
+    say(f"Scaled {updated['name']}: {_scale(updated['scale'])}.", style="green")
+
+
+def open_service(service: Name, project: Project) -> None:
+    """Print a service's URL and open it in a browser."""
+    with connect() as api:
+        found = api.call("GET", service_path(project, service))
+    url = found["url"]
+    say(url)
+    if found["release"] is None:
+        note(f"{service} is not deployed yet: skyforge deploy {service} -p {project}")
+    with contextlib.suppress(webbrowser.Error):  # no browser: the printed URL will do
+        webbrowser.open(url)
