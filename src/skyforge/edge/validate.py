@@ -1,0 +1,65 @@
+"""Checks on what reaches an edge router, before it goes into a config or a path."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from skyforge.edge.base import Route
+from skyforge.kernel.errors import Invalid
+
+# A route key names a directory: it starts with a letter or digit, so it is never "." or "..".
+_KEY = re.compile(r"^[a-z0-9][a-z0-9.-]{0,127}$")
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ADDRESS = re.compile(
+    r"^(?:(?P<v4>[0-9.]{7,15})|\[(?P<v6>[0-9a-fA-F:.]{2,45})\]):(?P<port>[1-9][0-9]{0,4})$"
+)
+
+
+def route_key(key: str) -> str:
+    """Return key when it is a valid route key, else raise Invalid."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise Invalid(f"invalid route key {key!r}: lowercase letters, digits, '.', '-' (max 128)")
+    return key
+
+
+def hostname(name: str) -> str:
+    """Return the lowercased hostname when it is a valid DNS name, else raise Invalid."""
+    # Hosts match case-insensitively, so one canonical spelling goes into the config.
+    lowered = name.lower() if isinstance(name, str) else ""
+    labels = lowered.split(".")
+    if not lowered or len(lowered) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise Invalid(f"invalid hostname {name!r}")
+    return lowered
+
+
+def upstream_address(address: str) -> str:
+    """Return the canonical "IP:PORT" of a loopback address, else raise Invalid."""
+    match = _ADDRESS.fullmatch(address) if isinstance(address, str) else None
+    if match is None or int(match["port"]) > 65535:
+        raise Invalid(f"invalid upstream address {address!r}: expected 127.0.0.1:PORT")
+    try:
+        ip = ipaddress.ip_address(match["v4"] or match["v6"])
+    except ValueError:
+        raise Invalid(f"invalid upstream address {address!r}") from None
+    if not ip.is_loopback:
+        raise Invalid(f"upstream address {address!r} is not a loopback address")
+    host = str(ip) if ip.version == 4 else f"[{ip}]"
+    return f"{host}:{int(match['port'])}"
+
+
+def routes(given: list[Route]) -> dict[str, tuple[str, ...]]:
+    """Validate a full set of routes: hostnames by key, each hostname owned by one route."""
+    result: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for route in given:
+        key = route_key(route.key)
+        if key in result:
+            raise Invalid(f"route key {key!r} is given twice")
+        names = sorted({hostname(name) for name in route.hostnames})
+        for name in names:
+            if name in owner:
+                raise Invalid(f"hostname {name!r} is routed to both {owner[name]!r} and {key!r}")
+            owner[name] = key
+        result[key] = tuple(names)
+    return result

@@ -1,0 +1,169 @@
+"""One instance of a process type: start it detached, tell whether it lives, stop its group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from skyforge.runtimes.base import AppRelease
+from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
+from skyforge.runtimes.local.logfiles import tail_lines
+from skyforge.runtimes.local.proc import is_running, signal_group, start_time
+from skyforge.runtimes.local.registry import InstanceRecord
+
+_KILL_WAIT = 5.0  # after SIGKILL; only a process stuck in the kernel takes longer
+
+
+class StartFailed(Exception):
+    """The instance's command could not be started at all (not found, no slug dir...)."""
+
+
+def launch(
+    app: AppRelease, process: str, index: int, port: int | None, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start one instance in its own session, its output appended to `log_path`."""
+    definition = app.process(process)
+    if definition is None:
+        raise StartFailed(f"{process}.{index}: no such process type in v{app.version}")
+    env = build_env(app, process, index, port)
+    try:
+        argv = to_argv(definition.command, env, app.slug_dir)
+    except CommandNotFound as exc:
+        raise StartFailed(f"{process}.{index}: {exc}") from exc
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A file, not a pipe: the app must outlive the control plane, and a pipe with nobody left
+    # reading it would kill it with SIGPIPE (or block it once full).
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        return subprocess.Popen(
+            argv,
+            cwd=app.slug_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            start_new_session=True,  # own process group: signals reach its children, not ours
+        )
+    except OSError as exc:
+        raise StartFailed(f"{process}.{index}: cannot start {argv[0]}: {exc}") from exc
+    finally:
+        os.close(fd)
+
+
+class Instance:
+    """A running (or restarting) instance; `popen` is None when adopted from a previous run."""
+
+    def __init__(self, record: InstanceRecord, popen: subprocess.Popen[bytes] | None = None):
+        self.record = record
+        self.popen = popen
+        self.exits = 0  # unexpected exits, counted by the supervisor
+        self.started_at = time.monotonic()
+        self.stopping = False
+        self.routed = False  # in the edge's upstreams for its key
+        self.watcher: asyncio.Task[None] | None = None
+        self._stopper: asyncio.Future[None] | None = None
+
+    @classmethod
+    def spawn(
+        cls,
+        instance_id: str,
+        app: AppRelease,
+        process: str,
+        index: int,
+        port: int | None,
+        log_path: Path,
+    ) -> Instance:
+        """Start a new instance."""
+        popen = launch(app, process, index, port, log_path)
+        record = InstanceRecord(
+            id=instance_id,
+            app=app,
+            type=process,
+            index=index,
+            port=port,
+            pid=popen.pid,
+            start_time=start_time(popen.pid) or 0,  # a fresh child is at worst a zombie: readable
+            log_path=log_path,
+        )
+        return cls(record, popen)
+
+    @property
+    def label(self) -> str:
+        """ "web.1"."""
+        return self.record.label
+
+    @property
+    def address(self) -> str:
+        """Where the edge reaches it: "127.0.0.1:PORT"."""
+        return f"127.0.0.1:{self.record.port}"
+
+    def respawn(self, port: int | None) -> None:
+        """Start the same command again (after it died), as our own child."""
+        self.record.port = port
+        self.started_at = time.monotonic()  # also when it fails: a failed start is no stable run
+        popen = launch(
+            self.record.app, self.record.type, self.record.index, port, self.record.log_path
+        )
+        self.popen = popen
+        self.record.pid = popen.pid
+        self.record.start_time = start_time(popen.pid) or 0
+
+    def alive(self) -> bool:
+        """Whether the process runs; reaps our own child when it has exited."""
+        if self.popen is not None and self.popen.pid == self.record.pid:
+            return self.popen.poll() is None
+        return is_running(self.record.pid, self.record.start_time)
+
+    def exit_code(self) -> int | None:
+        """The exit status of a dead child of ours (None when adopted or still running)."""
+        return self.popen.returncode if self.popen is not None else None
+
+    def kill_leftovers(self) -> None:
+        """After the leader died: SIGKILL what else of its group remains (no orphans)."""
+        signal_group(self.record.pid, signal.SIGKILL)
+
+    def note(self, text: str) -> None:
+        """Append a line of ours to the instance's log, where its user will look."""
+        try:
+            with open(self.record.log_path, "a", encoding="utf-8") as handle:
+                handle.write(f"skyforge[{self.label}]: {text}\n")
+        except OSError:
+            pass
+
+    def last_lines(self, count: int = 10) -> list[str]:
+        """The end of the instance's log."""
+        try:
+            return tail_lines(self.record.log_path, count)[0]
+        except OSError:
+            return []
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM the group, SIGKILL it after `grace`; safe to call twice, survives cancel."""
+        if self._stopper is None:
+            self.stopping = True
+            self._stopper = asyncio.ensure_future(self._terminate(grace))
+        await asyncio.shield(self._stopper)
+
+    async def _terminate(self, grace: float) -> None:
+        if self.watcher is not None and self.watcher is not asyncio.current_task():
+            self.watcher.cancel()
+            await asyncio.wait([self.watcher])
+        if not self.alive():
+            return  # its group was already killed when the supervisor saw it die
+        signal_group(self.record.pid, signal.SIGTERM)
+        await self._wait_exit(grace, 0.05)
+        # Also reaches children that outlived a leader which exited on SIGTERM.
+        signal_group(self.record.pid, signal.SIGKILL)
+        await self._wait_exit(_KILL_WAIT, 0.02)
+
+    async def _wait_exit(self, seconds: float, interval: float) -> None:
+        # Polling: an adopted process is not our child, nothing would tell us of its exit.
+        deadline = time.monotonic() + seconds
+        while True:
+            if not self.alive() or time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(interval)

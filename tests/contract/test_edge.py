@@ -1,0 +1,473 @@
+"""The EdgeRouter contract: bookkeeping on NullEdge and CaddyEdge, routing through real Caddy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from skyforge.edge import validate
+from skyforge.edge.base import EdgeRouter, Route
+from skyforge.edge.caddy import CaddyEdge, CaddyError
+from skyforge.edge.caddy_config import build_config, encode
+from skyforge.edge.caddy_process import read_pidfile
+from skyforge.edge.null import NullEdge
+from skyforge.kernel.errors import Invalid
+
+HOST = "a.p.localhost"
+KEY = "p.a"
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # Caddy keeps connections to the backend, as with real apps
+    timeout = 5  # idle keep-alive handler threads end by themselves
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+
+    def do_GET(self) -> None:
+        body = str(self.connection.getsockname()[1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class Backend:
+    """An HTTP server on 127.0.0.1 that answers every GET with its own port."""
+
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.port = int(self.server.server_address[1])
+        self.address = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+
+
+def get(port: int, host: str) -> tuple[int, str, http.client.HTTPResponse]:
+    """GET / through the edge on a fresh connection: status, body and the response."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/", headers={"Host": host})
+        response = conn.getresponse()
+        return response.status, response.read().decode(), response
+    finally:
+        conn.close()
+
+
+def log_entries(edge: CaddyEdge) -> list[dict[str, object]]:
+    entries = []
+    for line in edge.log_path.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            entries.append(json.loads(line))
+    return entries
+
+
+def admin_loads(edge: CaddyEdge) -> int:
+    """How many configs were posted to Caddy's admin API."""
+    return sum(1 for entry in log_entries(edge) if entry.get("uri") == "/load")
+
+
+def log_messages(edge: CaddyEdge) -> list[object]:
+    return [entry.get("msg") for entry in log_entries(edge)]
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backends() -> Iterator[Callable[[], Backend]]:
+    started: list[Backend] = []
+
+    def make() -> Backend:
+        started.append(Backend())
+        return started[-1]
+
+    try:
+        yield make
+    finally:
+        for backend in started:
+            backend.close()
+
+
+MakeEdge = Callable[..., CaddyEdge]
+
+
+@pytest.fixture
+async def make_edge(tmp_path: Path) -> AsyncIterator[MakeEdge]:
+    """CaddyEdges on a data dir and a free port; every Caddy they started is stopped at the end."""
+    made: list[CaddyEdge] = []
+
+    def make(data_dir: Path | None = None, port: int | None = None) -> CaddyEdge:
+        made.append(CaddyEdge(data_dir or tmp_path, port or free_port()))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for edge in made:
+            with contextlib.suppress(Exception):
+                await edge.close()
+            left_running = read_pidfile(edge.data_dir / "run" / "caddy.pid")
+            if left_running is not None:
+                await left_running.stop()
+
+
+@pytest.fixture
+async def caddy(make_edge: MakeEdge) -> CaddyEdge:
+    edge = make_edge()
+    await edge.start()
+    return edge
+
+
+@pytest.fixture(params=["null", "caddy"])
+async def edge(request: pytest.FixtureRequest, make_edge: MakeEdge) -> EdgeRouter:
+    router: NullEdge | CaddyEdge = NullEdge() if request.param == "null" else make_edge()
+    await router.start()
+    return router
+
+
+# -- the contract, for every implementation ----------------------------------------------------
+
+
+async def test_routes_and_upstreams_are_remembered_in_any_order(
+    edge: NullEdge | CaddyEdge,
+) -> None:
+    await edge.set_upstreams(KEY, ["127.0.0.1:4001"])
+    await edge.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    await edge.set_upstreams("p.b", ["127.0.0.1:4002", "127.0.0.1:4003"])
+
+    assert set(edge.routes) == {Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))}
+    assert edge.upstreams == {KEY: ["127.0.0.1:4001"], "p.b": ["127.0.0.1:4002", "127.0.0.1:4003"]}
+
+
+async def test_set_routes_replaces_the_whole_set(edge: NullEdge | CaddyEdge) -> None:
+    await edge.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    await edge.set_routes([Route("p.b", ("b.p.localhost",))])
+    await edge.set_upstreams("p.b", [])
+
+    assert edge.routes == [Route("p.b", ("b.p.localhost",))]
+    assert edge.upstreams == {"p.b": []}
+
+
+async def test_start_and_close_can_be_called_twice(edge: NullEdge | CaddyEdge) -> None:
+    await edge.start()
+    await edge.close()
+    await edge.close()
+
+
+# -- routing through real Caddy ----------------------------------------------------------------
+
+
+async def test_a_routed_host_reaches_its_upstream_in_any_letter_case(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    backend = backends()
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    await caddy.set_upstreams(KEY, [backend.address])
+
+    assert get(caddy.edge_port, HOST)[:2] == (200, str(backend.port))
+    assert get(caddy.edge_port, "A.P.LocalHost:80")[:2] == (200, str(backend.port))
+
+
+async def test_an_unknown_host_gets_a_404_page(caddy: CaddyEdge) -> None:
+    await caddy.set_routes([Route(KEY, (HOST,))])
+
+    status, body, response = get(caddy.edge_port, "nope.p.localhost")
+
+    assert status == 404
+    assert "No app is routed at this hostname" in body
+    assert "nope.p.localhost" in body
+    assert response.getheader("Content-Type") == "text/html; charset=utf-8"
+
+
+async def test_a_route_without_upstreams_gets_a_503_page(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    await caddy.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    await caddy.set_upstreams("p.b", [backends().address])
+    await caddy.set_upstreams("p.b", [])
+
+    for host in (HOST, "b.p.localhost"):  # upstreams never set, or set to none
+        status, body, _ = get(caddy.edge_port, host)
+        assert status == 503
+        assert f"{host}</code> has no running release" in body
+    assert not (caddy.data_dir / "edge" / "p.b" / "slot-0.dial").exists()
+
+
+async def test_switching_upstreams_drops_no_request_and_never_reloads_caddy(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    blue, green = backends(), backends()
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    await caddy.set_upstreams(KEY, [blue.address])
+    loads_before = admin_loads(caddy)
+    hammer = Hammer(caddy.edge_port)
+
+    with hammer:
+        for switch in range(20):
+            await caddy.set_upstreams(KEY, [(green if switch % 2 == 0 else blue).address])
+            await asyncio.sleep(0.05)
+
+    assert hammer.failures == []
+    assert hammer.keep_alive_requests > 50 and hammer.new_connection_requests > 50
+    assert hammer.seen == {str(blue.port), str(green.port)}
+    assert hammer.keep_alive_local_ports == 1  # the keep-alive connection was never reset
+    assert admin_loads(caddy) == loads_before
+    assert get(caddy.edge_port, HOST)[1] == str(blue.port)  # the last switch went to blue
+
+
+async def test_scaling_from_one_to_three_upstreams_balances_between_all(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    instances = [backends() for _ in range(3)]
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    await caddy.set_upstreams(KEY, [instances[0].address])
+    assert {get(caddy.edge_port, HOST)[1] for _ in range(6)} == {str(instances[0].port)}
+
+    await caddy.set_upstreams(KEY, [i.address for i in instances])
+
+    assert {get(caddy.edge_port, HOST)[1] for _ in range(9)} == {str(i.port) for i in instances}
+    await caddy.set_upstreams(KEY, [instances[2].address])
+    assert {get(caddy.edge_port, HOST)[1] for _ in range(6)} == {str(instances[2].port)}
+    assert not (caddy.data_dir / "edge" / KEY / "slot-1.dial").exists()
+
+
+async def test_a_dead_upstream_is_retried_on_another(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    alive = backends()
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    await caddy.set_upstreams(KEY, [f"127.0.0.1:{free_port()}", alive.address])
+
+    assert [get(caddy.edge_port, HOST)[:2] for _ in range(6)] == [(200, str(alive.port))] * 6
+
+
+async def test_setting_the_same_routes_again_does_not_touch_caddy(caddy: CaddyEdge) -> None:
+    routes = [Route(KEY, (HOST, "www.example.com")), Route("p.b", ("b.p.localhost",))]
+    await caddy.set_routes(routes)
+    loads = admin_loads(caddy)
+
+    await caddy.set_routes(list(reversed(routes)))
+    await caddy.set_routes([Route(KEY, ("WWW.example.com", HOST)), routes[1]])
+    await caddy.set_upstreams("p.b", [])  # still none: nothing changes
+
+    assert admin_loads(caddy) == loads
+
+
+async def test_two_instances_run_side_by_side(
+    make_edge: MakeEdge, tmp_path: Path, backends: Callable[[], Backend]
+) -> None:
+    first, second = make_edge(tmp_path / "one"), make_edge(tmp_path / "two")
+    await first.start()
+    await second.start()
+    for edge in (first, second):
+        backend = backends()
+        await edge.set_routes([Route(KEY, (HOST,))])
+        await edge.set_upstreams(KEY, [backend.address])
+        assert get(edge.edge_port, HOST)[:2] == (200, str(backend.port))
+    assert first.pid != second.pid
+
+
+async def test_a_restarted_control_plane_adopts_the_running_caddy(
+    make_edge: MakeEdge, tmp_path: Path, backends: Callable[[], Backend]
+) -> None:
+    backend, port = backends(), free_port()
+    killed = make_edge(tmp_path, port)
+    await killed.start()
+    await killed.set_routes([Route(KEY, (HOST,))])
+    await killed.set_upstreams(KEY, [backend.address])
+    pid, servers_started = killed.pid, log_messages(killed).count("server running")
+    del killed  # the control plane died: nothing was closed
+
+    restarted = make_edge(tmp_path, port)
+    await restarted.start()
+
+    assert restarted.adopted and restarted.pid == pid
+    assert get(port, HOST)[:2] == (200, str(backend.port))  # routes survived without set_routes
+    assert log_messages(restarted)[-2] == "config is unchanged"
+    assert log_messages(restarted).count("server running") == servers_started  # no reload
+    await restarted.close()
+    assert pid is not None and not process_exists(pid)
+    assert not (tmp_path / "run" / "caddy.pid").exists()
+
+
+async def test_start_fails_clearly_when_the_edge_port_is_taken(make_edge: MakeEdge) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        edge = make_edge(port=taken.getsockname()[1])
+
+        with pytest.raises(CaddyError, match="already in use"):
+            await edge.start()
+
+    assert edge.pid is None
+    assert not (edge.data_dir / "run" / "caddy.pid").exists()
+
+
+# -- validation and the config, without Caddy --------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["", "-a", "P.A", "a/b", "..", "a b", "x" * 129])
+async def test_bad_keys_are_rejected(key: str, tmp_path: Path) -> None:
+    with pytest.raises(Invalid):
+        await CaddyEdge(tmp_path, free_port()).set_upstreams(key, [])
+
+
+@pytest.mark.parametrize(
+    "hostname", ["", "a..b", "-a.localhost", "a_b.localhost", "a.localhost.", "*.x.com", "a:80"]
+)
+def test_bad_hostnames_are_rejected(hostname: str) -> None:
+    with pytest.raises(Invalid):
+        validate.routes([Route(KEY, (hostname,))])
+
+
+def test_a_hostname_cannot_go_to_two_routes() -> None:
+    with pytest.raises(Invalid, match="both"):
+        validate.routes([Route(KEY, (HOST,)), Route("p.b", (HOST.upper(),))])
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.0.0.1:80",
+        "localhost:80",
+        "127.0.0.1",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:080",
+        "127.0.0.01:80",
+        "::1:80",
+        "[::2]:80",
+        "127.0.0.1:80/x",
+        "{file./etc/passwd}",
+    ],
+)
+def test_bad_upstream_addresses_are_rejected(address: str) -> None:
+    with pytest.raises(Invalid):
+        validate.upstream_address(address)
+
+
+def test_loopback_addresses_are_accepted() -> None:
+    assert validate.upstream_address("127.0.0.1:8080") == "127.0.0.1:8080"
+    assert validate.upstream_address("127.0.1.2:1") == "127.0.1.2:1"
+    assert validate.upstream_address("[0:0::1]:65535") == "[::1]:65535"
+
+
+def test_the_config_does_not_depend_on_the_order_routes_are_given_in(tmp_path: Path) -> None:
+    routes = [Route(KEY, (HOST, "x.com")), Route("p.b", ("b.p.localhost",))]
+
+    def config(given: list[Route]) -> bytes:
+        return encode(
+            build_config(
+                admin_socket=tmp_path / "admin.sock",
+                listen="127.0.0.1:8080",
+                edge_dir=tmp_path,
+                routes=validate.routes(given),
+                slots={KEY: 2},
+            )
+        )
+
+    assert config(routes) == config([routes[1], Route(KEY, ("X.com", HOST))])
+    assert f'"dial":"{{file.{tmp_path}/p.a/slot-1.dial}}"'.encode() in config(routes)
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+class Hammer:
+    """Two client threads: one keep-alive connection, and a new connection per request."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.failures: list[str] = []
+        self.seen: set[str] = set()
+        self.keep_alive_requests = 0
+        self.new_connection_requests = 0
+        self._local_ports: set[int] = set()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._keep_alive),
+            threading.Thread(target=self._new_connections),
+        ]
+
+    @property
+    def keep_alive_local_ports(self) -> int:
+        return len(self._local_ports)
+
+    def __enter__(self) -> Hammer:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.1)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _keep_alive(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            while not self._stop.is_set():
+                self._request(conn)
+                self.keep_alive_requests += 1
+                if conn.sock is not None:
+                    self._local_ports.add(conn.sock.getsockname()[1])
+        finally:
+            conn.close()
+
+    def _new_connections(self) -> None:
+        while not self._stop.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                self._request(conn)
+                self.new_connection_requests += 1
+            finally:
+                conn.close()
+
+    def _request(self, conn: http.client.HTTPConnection) -> None:
+        try:
+            conn.request("GET", "/", headers={"Host": HOST})
+            response = conn.getresponse()
+            body = response.read().decode()
+        except (OSError, http.client.HTTPException) as error:
+            self.failures.append(repr(error))
+            conn.close()
+            return
+        if response.status != 200:
+            self.failures.append(f"{response.status} {body[:80]}")
+        self.seen.add(body)

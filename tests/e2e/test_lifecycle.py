@@ -1,0 +1,121 @@
+"""A running service through config changes, scaling, crashes and control-plane restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import make_git_repo
+from tests.e2e.conftest import PROBE_APP, SkyForge, deploy_and_wait, pid_alive, wait_deploy
+
+pytestmark = pytest.mark.e2e
+HOST = "web.shop.localhost"
+SVC = "/api/v1/projects/shop/services/web"
+
+
+def create_probe(skyforge: SkyForge, tmp_path: Path) -> None:
+    repo = make_git_repo(tmp_path / "probe", PROBE_APP)
+    api = skyforge.api()
+    api.post("/api/v1/projects", json={"name": "shop"})
+    created = api.post(
+        "/api/v1/projects/shop/services", json={"name": "web", "source": {"git": str(repo)}}
+    )
+    assert created.status_code == 201
+    assert deploy_and_wait(api, "shop", "web")["status"] == "succeeded"
+
+
+def web_pids(skyforge: SkyForge) -> set[int]:
+    return {int(i["pid"]) for i in skyforge.instances() if i["type"] == "web"}
+
+
+def all_pids(skyforge: SkyForge) -> set[int]:
+    return {int(i["pid"]) for i in skyforge.instances()}
+
+
+def wait_until(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached")
+
+
+def test_config_scale_rollback_and_a_killed_process(skyforge: SkyForge, tmp_path: Path) -> None:
+    create_probe(skyforge, tmp_path)
+    api = skyforge.api()
+    first = json.loads(skyforge.get(HOST)[1])
+    assert (first["release"], first["greeting"]) == ("v1", "hello")
+
+    api.patch(f"{SVC}/env", json={"GREETING": "hi"})
+    body = skyforge.wait_for(HOST, lambda b: json.loads(b)["greeting"] == "hi")
+    assert json.loads(body)["release"] == "v2"
+
+    assert api.patch(SVC, json={"scale": {"web": 3}}).status_code == 200
+    seen: set[int] = set()
+
+    def three_answer() -> bool:
+        seen.update(json.loads(skyforge.get(HOST)[1])["pid"] for _ in range(6))
+        return len(seen & web_pids(skyforge)) == 3
+
+    wait_until(three_answer)  # the router balances between the three
+    assert len(web_pids(skyforge)) == 3
+
+    workers = [i for i in skyforge.instances() if i["type"] == "worker"]
+    assert len(workers) == 1
+    logs = api.get(f"{SVC}/logs", params={"tail": 200}).text
+    assert "worker tick v2" in logs
+
+    victim = next(iter(web_pids(skyforge)))
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: victim not in web_pids(skyforge) and len(web_pids(skyforge)) == 3)
+    assert skyforge.get(HOST)[0] == 200
+
+    back = api.post(f"{SVC}/rollback", json={"release": 1})
+    assert wait_deploy(api, "shop", "web", back.json()["id"])["status"] == "succeeded"
+    body = skyforge.wait_for(HOST, lambda b: json.loads(b)["greeting"] == "hello")
+    assert json.loads(body)["release"] == "v3"
+    assert api.get(f"{SVC}/env").json() == {}
+
+
+def test_a_restarted_control_plane_brings_every_service_back(
+    skyforge: SkyForge, tmp_path: Path
+) -> None:
+    create_probe(skyforge, tmp_path)
+    before = all_pids(skyforge)
+    skyforge.stop(signal.SIGTERM)
+    assert not any(pid_alive(p) for p in before), "skyforge up left apps running"
+
+    skyforge.start()
+    body = skyforge.wait_for(HOST, lambda b: json.loads(b)["release"] == "v1")
+    assert json.loads(body)["pid"] not in before
+    deploys = skyforge.api().get(f"{SVC}/deploys").json()["items"]
+    assert len(deploys) == 1  # came back without a new deploy
+
+
+def test_after_sigkill_the_next_start_adopts_what_lived_on(
+    skyforge: SkyForge, tmp_path: Path
+) -> None:
+    create_probe(skyforge, tmp_path)
+    apps = all_pids(skyforge)
+    caddy_pid = int((skyforge.data_dir / "run" / "caddy.pid").read_text().split()[0])
+    skyforge.stop(signal.SIGKILL)
+    assert all(pid_alive(p) for p in apps)
+    assert skyforge.get(HOST)[0] == 200  # the router and the app live on
+
+    skyforge.start()
+    assert skyforge.get(HOST)[0] == 200
+    assert all_pids(skyforge) == apps  # adopted, not restarted
+    running_caddy = int((skyforge.data_dir / "run" / "caddy.pid").read_text().split()[0])
+    assert running_caddy == caddy_pid
+    api = skyforge.api()
+    assert deploy_and_wait(api, "shop", "web")["status"] == "succeeded"
+    skyforge.wait_for(HOST, lambda b: json.loads(b)["release"] == "v2")
+    everything = all_pids(skyforge) | apps | {caddy_pid}
+
+    skyforge.stop(signal.SIGTERM)
+    wait_until(lambda: not any(pid_alive(p) for p in everything), timeout=15)
