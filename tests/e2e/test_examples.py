@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import SkyForge, deploy_and_wait, example_repo
+from tests.e2e.harness import SkyForge, deploy_and_wait, example_repo
 
 pytestmark = pytest.mark.e2e
 

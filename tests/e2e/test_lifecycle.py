@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import make_git_repo
-from tests.e2e.conftest import PROBE_APP, SkyForge, deploy_and_wait, pid_alive, wait_deploy
+from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait, pid_alive, wait_deploy
 
 pytestmark = pytest.mark.e2e
 HOST = "web.shop.localhost"
