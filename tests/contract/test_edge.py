@@ -25,6 +25,7 @@ from skyforge.kernel.errors import Invalid
 
 HOST = "a.p.localhost"
 KEY = "p.a"
+IMPLEMENTATIONS: tuple[type[EdgeRouter], ...] = (NullEdge, CaddyEdge)  # mypy checks the port
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ async def caddy(make_edge: MakeEdge) -> CaddyEdge:
 
 
 @pytest.fixture(params=["null", "caddy"])
-async def edge(request: pytest.FixtureRequest, make_edge: MakeEdge) -> EdgeRouter:
+async def edge(request: pytest.FixtureRequest, make_edge: MakeEdge) -> NullEdge | CaddyEdge:
     router: NullEdge | CaddyEdge = NullEdge() if request.param == "null" else make_edge()
     await router.start()
     return router
@@ -273,6 +274,20 @@ async def test_a_dead_upstream_is_retried_on_another(
     await caddy.set_upstreams(KEY, [f"127.0.0.1:{free_port()}", alive.address])
 
     assert [get(caddy.edge_port, HOST)[:2] for _ in range(6)] == [(200, str(alive.port))] * 6
+
+
+async def test_a_route_whose_upstreams_all_fail_gets_the_503_page_after_retrying(
+    caddy: CaddyEdge,
+) -> None:
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    await caddy.set_upstreams(KEY, [f"127.0.0.1:{free_port()}"])
+    started = time.monotonic()
+
+    status, body, _ = get(caddy.edge_port, HOST)
+
+    assert status == 503
+    assert f"{HOST}</code> has no running release" in body
+    assert time.monotonic() - started > 4  # Caddy kept trying for TRY_DURATION (5 s) first
 
 
 async def test_setting_the_same_routes_again_does_not_touch_caddy(caddy: CaddyEdge) -> None:

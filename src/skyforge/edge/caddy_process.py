@@ -24,6 +24,8 @@ class CaddyError(RuntimeError):
 
 @dataclass(frozen=True)
 class CaddyProcess:
+    """A Caddy process, known by pid and start time."""
+
     pid: int
     start_time: int  # field 22 of /proc/<pid>/stat: tells a recycled pid apart
 
@@ -46,7 +48,8 @@ class CaddyProcess:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if not self.alive():
                 return
-            os.kill(self.pid, sig)
+            with contextlib.suppress(ProcessLookupError):  # it exited just now
+                os.kill(self.pid, sig)
             if await self._exited(timeout):
                 return
         raise CaddyError(f"caddy (pid {self.pid}) did not exit after SIGKILL")
