@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from skyforge.kernel.logs import LogSink
 from skyforge.services.events import ConfigVarsChanged
 
 JOB_KIND = "deploy"
+logger = logging.getLogger(__name__)
 
 
 async def _queue(
@@ -159,6 +161,12 @@ async def execute_deploy(deploy_id: str, log: LogSink, p: Pipeline) -> None:
             await asyncio.shield(_finish(p, deploy, service, CANCELLED, "cancelled", log))
             return None
         raise  # the control plane is stopping: the job is retried after the restart
+    except Exception as exc:
+        # A bug, not the user's fault: fail the deploy visibly instead of leaving it running.
+        logger.exception("deploy %s failed unexpectedly", deploy_id)
+        return await _finish(
+            p, deploy, service, FAILED, f"internal error ({type(exc).__name__})", log
+        )
     log(f"-----> Released v{release.version}: {description}")
     await _finish(p, deploy, service, SUCCEEDED, None, log, release)
 
