@@ -119,3 +119,20 @@ def test_after_sigkill_the_next_start_adopts_what_lived_on(
 
     skyforge.stop(signal.SIGTERM)
     wait_until(lambda: not any(pid_alive(p) for p in everything), timeout=15)
+
+
+def test_two_instances_run_side_by_side_on_one_host(skyforge: SkyForge, tmp_path: Path) -> None:
+    other = SkyForge(tmp_path / "other")
+    other.start()
+    try:
+        for sf in (skyforge, other):
+            create_probe(sf, tmp_path / sf.data_dir.name)
+        mine = json.loads(skyforge.get(HOST)[1])["pid"]
+        theirs = json.loads(other.get(HOST)[1])["pid"]
+        assert mine != theirs
+        assert (skyforge.data_dir / "run" / "caddy-admin.sock").exists()
+        assert (other.data_dir / "run" / "caddy-admin.sock").exists()
+    finally:
+        other.stop()
+        for client in other.clients:
+            client.close()
