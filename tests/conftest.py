@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
+from tests.support import make_git_repo
 
 POSTGRES = os.environ.get("SKYFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 TOKEN = "test-admin-token"
@@ -72,19 +72,6 @@ async def api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {TOKEN}"},
     ) as client:
         yield client
-
-
-def make_git_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
-    """A git repository at `path` with `files` committed on `branch`."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(content)
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
-    subprocess.run([*git, "init", "-q", "-b", branch, str(path)], check=True)
-    subprocess.run([*git, "-C", str(path), "add", "-A"], check=True)
-    subprocess.run([*git, "-C", str(path), "commit", "-q", "-m", "commit"], check=True)
-    return path
 
 
 @pytest.fixture

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
+from tests.support import api_server, free_port, make_git_repo
 from typer.testing import CliRunner, Result
 
-from skyforge.api.app import create_app
-from skyforge.bootstrap import Platform
 from skyforge.cli.main import app
 from skyforge.config import Settings
 
@@ -23,53 +16,19 @@ TOKEN = "test-token"
 Cli = Callable[..., Result]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a SkyForge API served from a background thread."""
-    port = free_port()
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("skyforge"),
         runtime="null",
         edge="null",
         admin_token=TOKEN,
-        api_port=port,
+        api_port=free_port(),
         reconcile_interval=0.2,
     )
-    platform = Platform(settings)
-    config = uvicorn.Config(
-        create_app(platform, manage_lifecycle=True),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the SkyForge API did not start")
-        time.sleep(0.05)
-    try:
+    with api_server(settings) as url:
         yield url
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=15)
 
 
 @pytest.fixture
@@ -93,18 +52,6 @@ def cli(server: str, config_home: Path) -> Cli:
         return runner.invoke(app, list(args), input=input, env={**base, **env})
 
     return run
-
-
-def make_git_repo(path: Path, files: dict[str, str]) -> Path:
-    """A git repository at `path` with `files` committed on `main`."""
-    path.mkdir(parents=True)
-    for name, content in files.items():
-        (path / name).write_text(content)
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-C", str(path)]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "site"], check=True)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import json
 import stat
 from pathlib import Path
 
-from tests.cli.conftest import TOKEN, Cli, free_port
+from tests.cli.conftest import TOKEN, Cli
+from tests.support import free_port
 
 
 def test_login_checks_the_token_and_saves_a_config_only_its_owner_can_read(

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.conftest import make_git_repo
+from tests.support import free_port, make_git_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -58,12 +57,6 @@ while True:
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class SkyForge:
     """One `skyforge up` process on its own data dir and ports."""
@@ -93,12 +86,16 @@ class SkyForge:
             "SKYFORGE_STOP_GRACE": "3",
         }
 
-    def start(self) -> None:
+    def start(self, admin_token: str | None = TOKEN) -> None:
+        """Start `skyforge up`; admin_token=None lets it generate one."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env
+        if admin_token is None:
+            env.pop("SKYFORGE_ADMIN_TOKEN")
         with open(self.data_dir / "up.log", "ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen(
                 [str(SKYFORGE), "up"],
-                env=self.env,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_git_repo
 from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait, wait_deploy
+from tests.support import make_git_repo
 
 pytestmark = pytest.mark.e2e
 HOST = "web.shop.localhost"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from tests.conftest import make_git_repo
-from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait, pid_alive, wait_deploy
+from tests.e2e.harness import PROBE_APP, SKYFORGE, SkyForge, deploy_and_wait, pid_alive, wait_deploy
+from tests.support import make_git_repo
 
 pytestmark = pytest.mark.e2e
 HOST = "web.shop.localhost"
@@ -67,8 +69,19 @@ def test_config_scale_rollback_and_a_killed_process(skyforge: SkyForge, tmp_path
 
     workers = [i for i in skyforge.instances() if i["type"] == "worker"]
     assert len(workers) == 1
-    logs = api.get(f"{SVC}/logs", params={"tail": 200}).text
-    assert "worker tick v2" in logs
+    follower = subprocess.Popen(
+        [str(SKYFORGE), "logs", "web", "-p", "shop", "-f", "--tail", "0"],
+        env=skyforge.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        line = follower.stdout.readline()  # a new line, printed as the worker writes it
+        assert "worker tick v2" in line
+    finally:
+        follower.kill()
+        follower.wait()
 
     victim = next(iter(web_pids(skyforge)))
     os.kill(victim, signal.SIGKILL)
@@ -136,3 +149,20 @@ def test_two_instances_run_side_by_side_on_one_host(skyforge: SkyForge, tmp_path
         other.stop()
         for client in other.clients:
             client.close()
+
+
+def test_the_admin_token_is_generated_at_first_start_and_printed_once(tmp_path: Path) -> None:
+    sf = SkyForge(tmp_path / "fresh")
+    sf.start(admin_token=None)
+    try:
+        printed = [line for line in sf.log().splitlines() if "Admin token" in line]
+        assert len(printed) == 1
+        token = printed[0].split(":", 1)[1].split()[0]
+        ok = httpx.get(f"{sf.url}/api/v1/projects", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+        assert token not in (sf.data_dir / "skyforge.db").read_bytes().decode(errors="replace")
+        sf.stop()
+        sf.start(admin_token=None)
+        assert sum("Admin token" in line for line in sf.log().splitlines()) == 1
+    finally:
+        sf.stop()

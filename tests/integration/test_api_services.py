@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import make_git_repo
+from tests.support import make_git_repo
 
 from skyforge.bootstrap import Platform
 from skyforge.runtimes.null import NullRuntime

@@ -1,0 +1,71 @@
+"""Helpers shared by the test suites (not fixtures: those live in the conftest files)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from skyforge.api.app import create_app
+from skyforge.bootstrap import Platform
+from skyforge.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def make_git_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
+    """A git repository at `path` with `files` committed on `branch` (a new commit if it exists)."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(content)
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", branch, str(path)], check=True)
+    subprocess.run([*git, "-C", str(path), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(path), "commit", "-q", "-m", "commit"], check=True)
+    return path
+
+
+@contextmanager
+def api_server(settings: Settings) -> Iterator[str]:
+    """A SkyForge API served by uvicorn from a background thread; yields its base URL."""
+    platform = Platform(settings)
+    config = uvicorn.Config(
+        create_app(platform, manage_lifecycle=True),
+        host="127.0.0.1",
+        port=settings.api_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{settings.api_port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the SkyForge API did not start")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
