@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import make_git_repo  # noqa: E402
 from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait  # noqa: E402
+from tests.support import make_git_repo  # noqa: E402
 
 HOST = "web.bench.localhost"
 SVC = "/api/v1/projects/bench/services/web"
