@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
@@ -63,9 +64,14 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
 
 
 @pytest.fixture
-async def api(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+def app(platform: Platform) -> FastAPI:
+    return create_app(platform)
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An API client authenticated with the admin token."""
-    transport = httpx.ASGITransport(app=create_app(platform))
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url="http://skyforge.test",

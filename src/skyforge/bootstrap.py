@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from skyforge.adapters.builders.stack import StackBuilder
+from skyforge.adapters.crypto.jwt import JwtSigner
+from skyforge.adapters.crypto.passwords import Argon2Hasher
 from skyforge.adapters.git.fetcher import GitFetcher
+from skyforge.adapters.ratelimit import (
+    LoginGuard,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
@@ -23,7 +31,17 @@ from skyforge.deploys.ports import BuildRef, ServiceRef
 from skyforge.edge.base import EdgeRouter
 from skyforge.edge.book import RouteBook
 from skyforge.edge.null import NullEdge
-from skyforge.identity import handlers as identity
+from skyforge.identity.commands import (
+    AddMember,
+    ChangeMember,
+    CreateToken,
+    Invite,
+    RemoveMember,
+    RevokeToken,
+    SignUp,
+)
+from skyforge.identity.handlers import accounts, members, tokens
+from skyforge.identity.settings import IdentitySettings
 from skyforge.kernel.bus import MessageBus
 from skyforge.kernel.errors import NotFound
 from skyforge.kernel.logs import LogSink
@@ -31,6 +49,7 @@ from skyforge.kernel.messages import Event
 from skyforge.projects import handlers as projects
 from skyforge.projects import queries as project_queries
 from skyforge.projects.commands import CreateProject, DeleteProject
+from skyforge.projects.events import ProjectCreated
 from skyforge.runtimes.base import Runtime
 from skyforge.runtimes.deployer import RuntimeDeployer
 from skyforge.runtimes.null import NullRuntime
@@ -108,6 +127,11 @@ class Platform:
             release_timeout=settings.release_timeout,
             rollout_timeout=settings.rollout_timeout,
         )
+        self.identity = IdentitySettings(issuer=settings.api_url)
+        self.hasher = Argon2Hasher()
+        self.signer = JwtSigner()
+        self.limiter = self._limiter()
+        self.login_throttle = self._login_throttle()
         self.bus = MessageBus(self._commands(), self._events())
         self.started = False
 
@@ -133,6 +157,15 @@ class Platform:
             return NullRuntime()
         raise NotImplementedError(f"runtime {s.runtime!r} is not available yet")
 
+    def _limiter(self) -> RateLimiter:
+        """Shared through Redis when configured, so every API replica enforces one limit."""
+        if self.settings.redis_url:
+            return RedisRateLimiter(self.settings.redis_url, prefix="skyforge:rl:")
+        return MemoryRateLimiter()
+
+    def _login_throttle(self) -> LoginGuard:
+        return LoginGuard(self.limiter)
+
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._published)
 
@@ -153,6 +186,13 @@ class Platform:
             RequestDeploy: lambda c: deploys.request_deploy(c, self.uow(), self._find_service),
             RollBack: lambda c: deploys.roll_back(c, self.uow(), self._find_service),
             CancelDeploy: lambda c: deploys.cancel_deploy(c, self.uow(), self._find_service),
+            Invite: lambda c: accounts.invite(c, self.uow(), self.identity),
+            SignUp: lambda c: accounts.sign_up(c, self.uow(), self.hasher),
+            CreateToken: lambda c: tokens.create_token(c, self.uow()),
+            RevokeToken: lambda c: tokens.revoke_token(c, self.uow()),
+            AddMember: lambda c: members.add_member(c, self.uow(), self.project_id_of),
+            ChangeMember: lambda c: members.change_member(c, self.uow(), self.project_id_of),
+            RemoveMember: lambda c: members.remove_member(c, self.uow(), self.project_id_of),
         }
 
     def _events(self) -> dict[type[Event], list[Callable[[Any], Any]]]:
@@ -168,6 +208,7 @@ class Platform:
                 lambda e: deploys.on_config_changed(e, self.uow(), self._service_by_id)
             ],
             ServiceCreated: [wake_reconciler],
+            ProjectCreated: [lambda e: members.on_project_created(e, self.uow())],
             ServiceUpdated: [wake_reconciler],
             ServiceDeleted: [wake_reconciler],
             ReleaseCreated: [
@@ -176,6 +217,11 @@ class Platform:
         }
 
     # -- ports filled with other contexts' queries --------------------------------------------
+
+    async def project_id_of(self, name: str) -> str | None:
+        async with self.uow() as uow:
+            project = await uow.projects.get(name)
+        return None if project is None else project.id
 
     async def _find_project(self, name: str) -> ProjectRef:
         project = await project_queries.get_project(name, self.uow())
@@ -250,7 +296,7 @@ class Platform:
         Returns the admin token when it was generated now (to print once).
         """
         await migrate(self.engine, self.settings.data_dir.resolve())
-        token = await identity.ensure_admin_token(self.settings.admin_token, self.uow())
+        token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()
             await self.runtime.start()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from skyforge import __version__
 from skyforge.api import errors, metrics
-from skyforge.api.auth import require_principal
-from skyforge.api.rest import deploys, projects, services
+from skyforge.api.context import RequestContextMiddleware
+from skyforge.api.rest import deploys, identity, members, projects, services
 from skyforge.bootstrap import Platform
 
 
@@ -36,8 +36,10 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     errors.install(app)
     metrics.install(app)
 
-    for module in (projects, services, deploys):
-        app.include_router(module.router, dependencies=[Depends(require_principal)])
+    app.add_middleware(RequestContextMiddleware)
+    for module in (identity, projects, members, services, deploys):
+        app.include_router(module.router)
+    app.include_router(identity.wellknown)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

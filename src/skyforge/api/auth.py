@@ -1,11 +1,19 @@
-"""Bearer-token authentication for /api/v1 (the one place every request passes)."""
+"""Authentication and authorization of REST calls: every /api/v1 route passes through here.
+
+`Caller` authenticates the bearer token; `allow("service.deploy")` also checks the permission
+matrix for the `{project}` in the path (404 for non-members, 403 for too small a role).
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from skyforge.identity.handlers import authenticate
+from fastapi import Depends, Request
+
+from skyforge.identity.handlers.access import authenticate, authorize, require_scope
 from skyforge.identity.model import Principal
+from skyforge.kernel import context
 from skyforge.kernel.errors import Unauthorized
 
 
@@ -14,6 +22,29 @@ async def require_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'")
-    principal = await authenticate(token.strip(), request.app.state.platform.uow())
-    request.state.principal = principal
+    platform = request.app.state.platform
+    principal = await authenticate(
+        token.strip(), platform.uow(), platform.signer, platform.identity
+    )
+    ctx = context.current.get()
+    if ctx is not None:
+        ctx.actor_id, ctx.actor, ctx.via = principal.user_id, principal.email, principal.via
     return principal
+
+
+Caller = Annotated[Principal, Depends(require_principal)]
+
+
+def allow(action: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, allowed to do `action` (in the path's project, if any)."""
+
+    async def check(request: Request, principal: Caller) -> Principal:
+        project = request.path_params.get("project")
+        platform = request.app.state.platform
+        if project is None:
+            require_scope(principal, action)
+        else:
+            await authorize(principal, project, action, platform.uow(), platform.project_id_of)
+        return principal
+
+    return check

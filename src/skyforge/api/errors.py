@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from skyforge.kernel.errors import SkyforgeError
+from skyforge.kernel.errors import SkyforgeError, TooManyRequests
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -29,7 +30,10 @@ def _where(loc: Any) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(SkyforgeError)
     async def _typed(_req: Request, exc: SkyforgeError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail)
+        response = problem(exc.status, exc.title, exc.detail)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:

@@ -35,6 +35,15 @@ class Forbidden(SkyforgeError):
     title = "Forbidden"
 
 
+class TooManyRequests(SkyforgeError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: float = 1.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class StepFailed(SkyforgeError):
     """A build, release phase or rollout step failed; the detail is shown to the user."""
 

@@ -22,5 +22,12 @@ class Event:
         """The entity the event is about (used for per-subject ordering)."""
         return str(getattr(self, "project", "") or "-")
 
+    @property
+    def target(self) -> str:
+        """What the event is about, most general first: "shop/web/<deploy id>"."""
+        names = ("project", "service", "email", "name", "deploy_id", "token_id")
+        parts = [str(getattr(self, n)) for n in names if getattr(self, n, None)]
+        return "/".join(parts) or "-"
+
     def payload(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

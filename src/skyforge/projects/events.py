@@ -8,6 +8,8 @@ from skyforge.kernel.messages import Event
 class ProjectCreated(Event):
     type: ClassVar[str] = "project.created"
     project: str
+    project_id: str = ""
+    owner_id: str = ""
 
 
 @dataclass(frozen=True)

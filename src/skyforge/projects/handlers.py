@@ -23,7 +23,7 @@ async def create_project(cmd: CreateProject, uow: ProjectsUnitOfWork) -> Project
         if await uow.projects.get(cmd.name) is not None:
             raise Conflict(f"a project named {cmd.name!r} already exists")
         await uow.projects.add(project)
-        uow.emit(ProjectCreated(project=project.name))
+        uow.emit(ProjectCreated(project=project.name, project_id=project.id, owner_id=cmd.owner_id))
         await uow.commit()
     return project
 

@@ -16,7 +16,9 @@ async def get_project(name: str, uow: ProjectsUnitOfWork) -> Project:
     return project
 
 
-async def list_projects(after: str | None, limit: int, uow: ProjectsUnitOfWork) -> list[Project]:
-    """Projects in creation order, `limit` of them after the id `after`."""
+async def list_projects(
+    after: str | None, limit: int, uow: ProjectsUnitOfWork, only: set[str] | None = None
+) -> list[Project]:
+    """Projects in creation order, `limit` of them after the id `after` (only those in `only`)."""
     async with uow:
-        return await uow.projects.page(after, limit)
+        return await uow.projects.page(after, limit, only)

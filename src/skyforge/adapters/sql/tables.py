@@ -25,6 +25,38 @@ def _fk(table: str) -> ForeignKey:
     return ForeignKey(f"{table}.id", ondelete="CASCADE")
 
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(100), nullable=False),
+    Column("org_role", String(20), nullable=False),
+    Column("password_hash", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+user_identities = Table(
+    "user_identities",
+    metadata,
+    Column("issuer", String(500), primary_key=True),
+    Column("subject", String(255), primary_key=True),
+    Column("user_id", ID, _fk("users"), nullable=False),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(254), nullable=False, index=True),
+    Column("org_role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("invited_by", ID, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_at", DateTime(timezone=True)),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
@@ -33,6 +65,61 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True)),
+    Column("user_id", ID, _fk("users")),
+    Column("scope", String(10), nullable=False, server_default="admin"),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("family_id", ID, nullable=False, index=True),
+    Column("user_id", ID, _fk("users"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", ID, primary_key=True),
+    Column("alg", String(20), nullable=False),
+    Column("private_jwk", JSON, nullable=False),
+    Column("public_jwk", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("retire_at", DateTime(timezone=True), nullable=False),
+    Column("expire_at", DateTime(timezone=True), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("project_id", ID, _fk("projects"), primary_key=True),
+    Column("user_id", ID, _fk("users"), primary_key=True, index=True),
+    Column("role", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("actor_id", ID, nullable=False),
+    Column("via", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("project", String(63), index=True),
+    Column("diff", JSON, nullable=False),
+    Column("ip", String(64)),
+    Column("user_agent", String(500)),
+    Column("request_id", String(64)),
 )
 
 projects = Table(

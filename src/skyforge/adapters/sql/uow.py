@@ -16,13 +16,49 @@ from skyforge.adapters.sql.repositories.deploys import (
     SqlDeployRepository,
     SqlReleaseRepository,
 )
-from skyforge.adapters.sql.repositories.identity import SqlTokenRepository
+from skyforge.adapters.sql.repositories.identity import (
+    SqlAuditRepository,
+    SqlInvitationRepository,
+    SqlMembershipRepository,
+    SqlRefreshTokenRepository,
+    SqlSigningKeyRepository,
+    SqlTokenRepository,
+    SqlUserRepository,
+)
 from skyforge.adapters.sql.repositories.projects import SqlProjectRepository
 from skyforge.adapters.sql.repositories.services import SqlServiceRepository
 from skyforge.adapters.sql.tables import outbox
+from skyforge.identity.model import AuditRecord
+from skyforge.kernel import context
 from skyforge.kernel.clock import now
 from skyforge.kernel.ids import new_id
 from skyforge.kernel.messages import Event
+
+
+def audit_records(events: list[Event], ctx: context.RequestContext | None) -> list[AuditRecord]:
+    """What a request changed, as audit records: who, what, when, from where (events hold no
+    secret values, so neither does the diff)."""
+    if ctx is None or ctx.actor_id is None:
+        return []  # a change made by SkyForge itself (a worker), not by a caller
+    at = now()
+    return [
+        AuditRecord(
+            id=new_id(),
+            at=at,
+            actor=ctx.actor or "",
+            actor_id=ctx.actor_id,
+            via=ctx.via or "",
+            action=e.type,
+            target=e.target[:255],
+            project=getattr(e, "project", None),
+            diff=e.payload(),
+            ip=ctx.ip,
+            user_agent=(ctx.user_agent or "")[:500] or None,
+            request_id=ctx.request_id,
+        )
+        for e in events
+    ]
+
 
 Publish = Callable[[list[Event]], Awaitable[None]]
 
@@ -40,6 +76,12 @@ class SqlUnitOfWork:
     deploy_logs: SqlDeployLogRepository
     tokens: SqlTokenRepository
     jobs: SqlJobQueue
+    users: SqlUserRepository
+    invitations: SqlInvitationRepository
+    refresh_tokens: SqlRefreshTokenRepository
+    signing_keys: SqlSigningKeyRepository
+    memberships: SqlMembershipRepository
+    audit: SqlAuditRepository
 
     def __init__(self, engine: AsyncEngine, publish: Publish = _nothing) -> None:
         self.engine = engine
@@ -58,6 +100,12 @@ class SqlUnitOfWork:
         self.deploy_logs = SqlDeployLogRepository(conn)
         self.tokens = SqlTokenRepository(conn)
         self.jobs = SqlJobQueue(conn)
+        self.users = SqlUserRepository(conn)
+        self.invitations = SqlInvitationRepository(conn)
+        self.refresh_tokens = SqlRefreshTokenRepository(conn)
+        self.signing_keys = SqlSigningKeyRepository(conn)
+        self.memberships = SqlMembershipRepository(conn)
+        self.audit = SqlAuditRepository(conn)
         return self
 
     async def __aexit__(

@@ -7,9 +7,10 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from skyforge.api.auth import allow
 from skyforge.api.deps import PlatformDep
 from skyforge.api.pagination import Cursor, Limit, decode, page
 from skyforge.api.rest.schemas.deploys import (
@@ -60,14 +61,19 @@ async def _accepted(platform: Platform, project: str, service: str, deploy: Depl
     return JSONResponse(body, status_code=202, headers={"Location": location})
 
 
-@router.post("/deploys", status_code=202, response_model=DeployRead)
+@router.post(
+    "/deploys",
+    status_code=202,
+    response_model=DeployRead,
+    dependencies=[Depends(allow("service.deploy"))],
+)
 async def create_deploy(project: str, service: str, platform: PlatformDep) -> JSONResponse:
     """Build the branch head and roll it out; answers at once, the work runs in the background."""
     deploy = await platform.bus.handle(RequestDeploy(project, service))
     return await _accepted(platform, project, service, deploy)
 
 
-@router.get("/deploys", response_model=DeployPage)
+@router.get("/deploys", response_model=DeployPage, dependencies=[Depends(allow("service.read"))])
 async def list_deploys(
     project: str, service: str, platform: PlatformDep, limit: Limit = 20, cursor: Cursor = None
 ) -> dict[str, object]:
@@ -78,7 +84,9 @@ async def list_deploys(
     return page(items, limit, found[-1].id if found else "")
 
 
-@router.get("/deploys/{deploy_id}", response_model=DeployRead)
+@router.get(
+    "/deploys/{deploy_id}", response_model=DeployRead, dependencies=[Depends(allow("service.read"))]
+)
 async def get_deploy(
     project: str, service: str, deploy_id: str, platform: PlatformDep
 ) -> DeployRead:
@@ -87,7 +95,12 @@ async def get_deploy(
     return await read(platform, service, await queries.get_deploy(sid, deploy_id, platform.uow()))
 
 
-@router.post("/deploys/{deploy_id}/cancel", status_code=202, response_model=DeployRead)
+@router.post(
+    "/deploys/{deploy_id}/cancel",
+    status_code=202,
+    response_model=DeployRead,
+    dependencies=[Depends(allow("service.deploy"))],
+)
 async def cancel_deploy(
     project: str, service: str, deploy_id: str, platform: PlatformDep
 ) -> DeployRead:
@@ -100,6 +113,7 @@ async def cancel_deploy(
     "/deploys/{deploy_id}/logs",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/plain": {}}}},
+    dependencies=[Depends(allow("service.read"))],
 )
 async def deploy_logs(
     project: str, service: str, deploy_id: str, platform: PlatformDep, follow: bool = True
@@ -127,7 +141,7 @@ async def deploy_logs(
     return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")
 
 
-@router.get("/releases", response_model=ReleasePage)
+@router.get("/releases", response_model=ReleasePage, dependencies=[Depends(allow("service.read"))])
 async def list_releases(
     project: str, service: str, platform: PlatformDep, limit: Limit = 20, cursor: Cursor = None
 ) -> dict[str, object]:
@@ -153,7 +167,12 @@ async def list_releases(
     return page(items, limit, str(found[-1].version) if found else "")
 
 
-@router.post("/rollback", status_code=202, response_model=DeployRead)
+@router.post(
+    "/rollback",
+    status_code=202,
+    response_model=DeployRead,
+    dependencies=[Depends(allow("service.deploy"))],
+)
 async def rollback(
     project: str, service: str, platform: PlatformDep, body: RollbackIn | None = None
 ) -> JSONResponse:
@@ -163,7 +182,10 @@ async def rollback(
 
 
 @router.get(
-    "/logs", response_class=StreamingResponse, responses={200: {"content": {"text/plain": {}}}}
+    "/logs",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+    dependencies=[Depends(allow("service.logs"))],
 )
 async def app_logs(
     project: str,

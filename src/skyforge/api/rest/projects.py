@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Response
+
+from skyforge.api.auth import Caller, allow
 from skyforge.api.deps import PlatformDep
 from skyforge.api.pagination import Cursor, Limit, decode, page
 from skyforge.api.rest.schemas.projects import ProjectCreate, ProjectPage, ProjectRead
+from skyforge.identity.handlers.access import visible_project_ids
+from skyforge.identity.model import Principal
 from skyforge.kernel.names import dns_label
 from skyforge.projects import queries
 from skyforge.projects.commands import CreateProject, DeleteProject
@@ -22,27 +27,33 @@ def read(p: Project) -> ProjectRead:
 
 
 @router.post("", status_code=201, response_model=ProjectRead)
-async def create_project(body: ProjectCreate, platform: PlatformDep) -> ProjectRead:
-    """Create a project (with its production environment)."""
-    return read(await platform.bus.handle(CreateProject(dns_label(body.name, "project name"))))
+async def create_project(
+    body: ProjectCreate,
+    platform: PlatformDep,
+    caller: Annotated[Principal, Depends(allow("project.create"))],
+) -> ProjectRead:
+    """Create a project (with its production environment); its creator becomes its owner."""
+    name = dns_label(body.name, "project name")
+    return read(await platform.bus.handle(CreateProject(name, owner_id=caller.user_id)))
 
 
 @router.get("", response_model=ProjectPage)
 async def list_projects(
-    platform: PlatformDep, limit: Limit = 50, cursor: Cursor = None
+    caller: Caller, platform: PlatformDep, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, object]:
     """Projects, oldest first."""
-    found = await queries.list_projects(decode(cursor), limit, platform.uow())
+    visible = await visible_project_ids(caller, platform.uow())
+    found = await queries.list_projects(decode(cursor), limit, platform.uow(), visible)
     return page([read(p) for p in found], limit, found[-1].id if found else "")
 
 
-@router.get("/{project}", response_model=ProjectRead)
+@router.get("/{project}", response_model=ProjectRead, dependencies=[Depends(allow("project.read"))])
 async def get_project(project: str, platform: PlatformDep) -> ProjectRead:
     """One project."""
     return read(await queries.get_project(project, platform.uow()))
 
 
-@router.delete("/{project}", status_code=204)
+@router.delete("/{project}", status_code=204, dependencies=[Depends(allow("project.delete"))])
 async def delete_project(project: str, platform: PlatformDep) -> Response:
     """Delete a project with all its services (their apps stop)."""
     await platform.bus.handle(DeleteProject(project))

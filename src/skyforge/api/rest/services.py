@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Depends, Response
 
+from skyforge.api.auth import allow
 from skyforge.api.deps import PlatformDep
 from skyforge.api.pagination import Cursor, Limit, decode, page
 from skyforge.api.rest.schemas.services import (
@@ -55,7 +56,9 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
     )
 
 
-@router.post("", status_code=201, response_model=ServiceRead)
+@router.post(
+    "", status_code=201, response_model=ServiceRead, dependencies=[Depends(allow("service.create"))]
+)
 async def create_service(project: str, body: ServiceCreate, platform: PlatformDep) -> ServiceRead:
     """Register a service built from a git repository (URL or local path) and branch."""
     await project_queries.get_project(project, platform.uow())
@@ -71,7 +74,7 @@ async def create_service(project: str, body: ServiceCreate, platform: PlatformDe
     return await read(platform, service, {})
 
 
-@router.get("", response_model=ServicePage)
+@router.get("", response_model=ServicePage, dependencies=[Depends(allow("service.read"))])
 async def list_services(
     project: str, platform: PlatformDep, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, object]:
@@ -84,14 +87,16 @@ async def list_services(
     )
 
 
-@router.get("/{service}", response_model=ServiceRead)
+@router.get("/{service}", response_model=ServiceRead, dependencies=[Depends(allow("service.read"))])
 async def get_service(project: str, service: str, platform: PlatformDep) -> ServiceRead:
     """One service with its current release and state."""
     found = await queries.get_service(project, service, platform.uow())
     return await read(platform, found, await platform.runtime.observe())
 
 
-@router.patch("/{service}", response_model=ServiceRead)
+@router.patch(
+    "/{service}", response_model=ServiceRead, dependencies=[Depends(allow("service.update"))]
+)
 async def update_service(
     project: str, service: str, body: ServiceUpdate, platform: PlatformDep
 ) -> ServiceRead:
@@ -109,20 +114,24 @@ async def update_service(
     return await read(platform, updated, await platform.runtime.observe())
 
 
-@router.delete("/{service}", status_code=204)
+@router.delete("/{service}", status_code=204, dependencies=[Depends(allow("service.delete"))])
 async def delete_service(project: str, service: str, platform: PlatformDep) -> Response:
     """Delete a service; its processes stop and its route goes away."""
     await platform.bus.handle(DeleteService(project, service))
     return Response(status_code=204)
 
 
-@router.get("/{service}/env", response_model=dict[str, str])
+@router.get(
+    "/{service}/env", response_model=dict[str, str], dependencies=[Depends(allow("config.read"))]
+)
 async def get_env(project: str, service: str, platform: PlatformDep) -> dict[str, str]:
     """The service's config vars."""
     return (await queries.get_service(project, service, platform.uow())).config
 
 
-@router.patch("/{service}/env", response_model=dict[str, str])
+@router.patch(
+    "/{service}/env", response_model=dict[str, str], dependencies=[Depends(allow("config.write"))]
+)
 async def patch_env(
     project: str,
     service: str,

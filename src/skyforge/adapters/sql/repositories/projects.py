@@ -28,8 +28,12 @@ class SqlProjectRepository(SqlRepository):
     async def delete(self, project: Project) -> None:
         await self.conn.execute(delete(projects).where(projects.c.id == project.id))
 
-    async def page(self, after: str | None, limit: int) -> list[Project]:
+    async def page(
+        self, after: str | None, limit: int, only: set[str] | None = None
+    ) -> list[Project]:
         query = select(projects).order_by(projects.c.id).limit(limit)
+        if only is not None:
+            query = query.where(projects.c.id.in_(sorted(only)))
         if after:
             query = query.where(projects.c.id > after)
         return await self._load(list((await self.conn.execute(query)).all()))

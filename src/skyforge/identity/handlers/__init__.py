@@ -1,0 +1,1 @@
+"""Identity use cases, one module per concern."""
