@@ -139,5 +139,7 @@ class SqlUnitOfWork:
                     for e in events
                 ],
             )
+            for record in audit_records(events, context.current.get()):
+                await self.audit.add(record)
         await self._conn.commit()
         await self.publish(events)
