@@ -12,7 +12,10 @@ from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.crypto.jwt import JwtSigner
 from skyforge.adapters.crypto.passwords import Argon2Hasher
 from skyforge.adapters.git.fetcher import GitFetcher
+from skyforge.adapters.oidc import OidcClient
+from skyforge.adapters.oidc.login import OidcLoginProvider
 from skyforge.adapters.ratelimit import (
+    LockoutPolicy,
     LoginGuard,
     MemoryRateLimiter,
     RateLimiter,
@@ -127,7 +130,8 @@ class Platform:
             release_timeout=settings.release_timeout,
             rollout_timeout=settings.rollout_timeout,
         )
-        self.identity = IdentitySettings(issuer=settings.api_url)
+        self.identity = IdentitySettings(issuer=settings.api_url, admin_email=settings.admin_email)
+        self.oidc = self._oidc()
         self.hasher = Argon2Hasher()
         self.signer = JwtSigner()
         self.limiter = self._limiter()
@@ -164,7 +168,16 @@ class Platform:
         return MemoryRateLimiter()
 
     def _login_throttle(self) -> LoginGuard:
-        return LoginGuard(self.limiter)
+        first = self.settings.login_lock_seconds
+        return LoginGuard(self.limiter, LockoutPolicy(first_lock=first, max_lock=max(first, 900.0)))
+
+    def _oidc(self) -> OidcLoginProvider | None:
+        s = self.settings
+        if not (s.oidc_issuer and s.oidc_client_id and s.oidc_client_secret):
+            return None
+        redirect = s.oidc_redirect_url or f"{s.api_url}/api/v1/auth/oidc/callback"
+        client = OidcClient(s.oidc_issuer, s.oidc_client_id, s.oidc_client_secret, redirect)
+        return OidcLoginProvider(client)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._published)
@@ -312,6 +325,10 @@ class Platform:
             await self.reconciler.stop()
             await self.runtime.close()
             await self.edge.close()
+        if self.oidc is not None:
+            await self.oidc.client.aclose()
+        if isinstance(self.limiter, RedisRateLimiter):
+            await self.limiter.aclose()
         await self.engine.dispose()
 
 

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     stop_grace: float = 10.0
     reconcile_interval: float = 2.0
     max_instances: int = Field(20, ge=1)
+    # Login with an OpenID Connect provider (all three set: enabled).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_redirect_url: str | None = None  # default: {api_url}/api/v1/auth/oidc/callback
+    admin_email: str = "admin@skyforge.local"
+    login_lock_seconds: float = Field(60.0, gt=0)  # the first lock-out; it doubles, max 15 min
 
     @property
     def db_url(self) -> str:

@@ -153,3 +153,18 @@ class AuditRecord:
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
+
+
+@dataclass
+class OidcLogin:
+    """A login at an OpenID provider in progress (state, nonce and PKCE verifier kept here)."""
+
+    id: str
+    state_hash: str
+    nonce: str
+    code_verifier: str
+    created_at: datetime
+    expires_at: datetime
+    poll_hash: str | None = None  # set when a CLI started it and polls for the result
+    user_id: str | None = None  # who logged in, once the provider sent them back
+    used_at: datetime | None = None

@@ -44,6 +44,13 @@ class TooManyRequests(SkyforgeError):
         self.retry_after = retry_after
 
 
+class BadGateway(SkyforgeError):
+    """A system SkyForge depends on (an identity provider, ...) failed."""
+
+    status = 502
+    title = "Bad gateway"
+
+
 class StepFailed(SkyforgeError):
     """A build, release phase or rollout step failed; the detail is shown to the user."""
 

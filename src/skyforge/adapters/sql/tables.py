@@ -96,6 +96,20 @@ signing_keys = Table(
     Column("expire_at", DateTime(timezone=True), nullable=False),
 )
 
+oidc_logins = Table(
+    "oidc_logins",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("state_hash", String(64), nullable=False, unique=True),
+    Column("nonce", String(200), nullable=False),
+    Column("code_verifier", String(200), nullable=False),
+    Column("poll_hash", String(64), unique=True),
+    Column("user_id", ID, _fk("users")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
 memberships = Table(
     "memberships",
     metadata,

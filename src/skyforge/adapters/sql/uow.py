@@ -20,6 +20,7 @@ from skyforge.adapters.sql.repositories.identity import (
     SqlAuditRepository,
     SqlInvitationRepository,
     SqlMembershipRepository,
+    SqlOidcLoginRepository,
     SqlRefreshTokenRepository,
     SqlSigningKeyRepository,
     SqlTokenRepository,
@@ -82,6 +83,7 @@ class SqlUnitOfWork:
     signing_keys: SqlSigningKeyRepository
     memberships: SqlMembershipRepository
     audit: SqlAuditRepository
+    oidc_logins: SqlOidcLoginRepository
 
     def __init__(self, engine: AsyncEngine, publish: Publish = _nothing) -> None:
         self.engine = engine
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
         self.signing_keys = SqlSigningKeyRepository(conn)
         self.memberships = SqlMembershipRepository(conn)
         self.audit = SqlAuditRepository(conn)
+        self.oidc_logins = SqlOidcLoginRepository(conn)
         return self
 
     async def __aexit__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from skyforge.api.auth import Caller, allow
 from skyforge.api.deps import PlatformDep
@@ -12,6 +13,8 @@ from skyforge.api.rest.schemas.identity import (
     InvitationCreate,
     InvitationRead,
     LoginIn,
+    OidcPollIn,
+    OidcStartRead,
     RefreshIn,
     SessionRead,
     SignupIn,
@@ -22,7 +25,7 @@ from skyforge.api.rest.schemas.identity import (
     UserRead,
 )
 from skyforge.identity.commands import CreateToken, Invite, RevokeToken, SignUp
-from skyforge.identity.handlers import accounts, sessions, tokens
+from skyforge.identity.handlers import accounts, oidc, sessions, tokens
 from skyforge.identity.model import ApiToken, Principal, User
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
@@ -147,3 +150,55 @@ async def revoke_token(token_id: str, platform: PlatformDep, caller: Caller) -> 
 async def jwks(platform: PlatformDep) -> dict[str, Any]:
     """The public keys that verify SkyForge's access tokens."""
     return await sessions.jwks(platform.uow())
+
+
+@router.get("/auth/oidc/login", status_code=302, response_class=RedirectResponse)
+async def oidc_login(platform: PlatformDep) -> RedirectResponse:
+    """Start a login at the configured OpenID provider (redirects the browser there)."""
+    started = await oidc.start_login(platform.oidc, platform.uow(), for_cli=False)
+    return RedirectResponse(started.authorize_url, status_code=302)
+
+
+@router.get("/auth/oidc/callback", response_model=SessionRead)
+async def oidc_callback(request: Request, platform: PlatformDep) -> Response:
+    """Where the provider sends the browser back: the session (or a page, for a CLI login)."""
+    params = {k: v for k, v in request.query_params.items() if len(v) <= 4096}
+    done = await oidc.finish_login(
+        params, platform.oidc, platform.uow(), platform.signer, platform.identity
+    )
+    if done.session is None:
+        return HTMLResponse(_LOGGED_IN)
+    return JSONResponse(_session(done.session).model_dump())
+
+
+@router.post("/auth/oidc/start", response_model=OidcStartRead)
+async def oidc_start(platform: PlatformDep) -> OidcStartRead:
+    """Start a login for a terminal: open authorize_url in a browser, then poll with the token."""
+    started = await oidc.start_login(platform.oidc, platform.uow(), for_cli=True)
+    ttl = int(oidc.LOGIN_TTL.total_seconds())
+    return OidcStartRead(
+        authorize_url=started.authorize_url,
+        poll_token=started.poll_token or "",
+        interval=1,
+        expires_in=ttl,
+    )
+
+
+@router.post(
+    "/auth/oidc/poll",
+    response_model=SessionRead,
+    responses={202: {"description": "the browser part is not done yet"}},
+)
+async def oidc_poll(body: OidcPollIn, platform: PlatformDep) -> Response:
+    """The session of a terminal login once the browser part is done (202 until then)."""
+    session = await oidc.poll_login(
+        body.poll_token, platform.uow(), platform.signer, platform.identity
+    )
+    if session is None:
+        return JSONResponse({"status": "pending"}, status_code=202)
+    return JSONResponse(_session(session).model_dump())
+
+
+_LOGGED_IN = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>SkyForge</title></head><body><h1>You are logged in to SkyForge</h1>
+<p>Return to your terminal.</p></body></html>"""

@@ -14,6 +14,7 @@ from skyforge.adapters.sql.tables import (
     audit_log,
     invitations,
     memberships,
+    oidc_logins,
     refresh_tokens,
     signing_keys,
     user_identities,
@@ -24,6 +25,7 @@ from skyforge.identity.model import (
     AuditRecord,
     Invitation,
     Membership,
+    OidcLogin,
     RefreshToken,
     SigningKey,
     User,
@@ -288,3 +290,39 @@ class SqlAuditRepository(SqlRepository):
             query = query.where(audit_log.c.at < filters["until"])
         rows = await self.conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit))
         return [AuditRecord(**_values(r)) for r in rows]
+
+
+class SqlOidcLoginRepository(SqlRepository):
+    async def add(self, login: OidcLogin) -> None:
+        await self.conn.execute(insert(oidc_logins).values(**dataclasses.asdict(login)))
+
+    async def by_state(self, state_hash: str) -> OidcLogin | None:
+        return await self._one(oidc_logins.c.state_hash == state_hash)
+
+    async def by_poll(self, poll_hash: str) -> OidcLogin | None:
+        return await self._one(oidc_logins.c.poll_hash == poll_hash)
+
+    async def spend(self, login_id: str, at: datetime) -> bool:
+        result = await self.conn.execute(
+            update(oidc_logins)
+            .where(oidc_logins.c.id == login_id, oidc_logins.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return bool(result.rowcount == 1)
+
+    async def save(self, login: OidcLogin) -> None:
+        await self.conn.execute(
+            update(oidc_logins)
+            .where(oidc_logins.c.id == login.id)
+            .values(**dataclasses.asdict(login))
+        )
+
+    async def delete(self, login_id: str) -> None:
+        await self.conn.execute(delete(oidc_logins).where(oidc_logins.c.id == login_id))
+
+    async def delete_expired(self, at: datetime) -> None:
+        await self.conn.execute(delete(oidc_logins).where(oidc_logins.c.expires_at <= at))
+
+    async def _one(self, where: Any) -> OidcLogin | None:
+        row = (await self.conn.execute(select(oidc_logins).where(where))).first()
+        return None if row is None else OidcLogin(**_values(row))

@@ -115,3 +115,14 @@ class AuditRead(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditRead]
     next_cursor: str | None
+
+
+class OidcStartRead(BaseModel):
+    authorize_url: str
+    poll_token: str = Field(description="POST it to /api/v1/auth/oidc/poll until done")
+    interval: int = Field(description="seconds between polls")
+    expires_in: int
+
+
+class OidcPollIn(Input):
+    poll_token: str = Field(max_length=200)
