@@ -18,7 +18,7 @@ import pytest
 from skyforge.edge import validate
 from skyforge.edge.base import EdgeRouter, Route
 from skyforge.edge.caddy import CaddyEdge, CaddyError
-from skyforge.edge.caddy_config import build_config, encode
+from skyforge.edge.caddy_config import MIN_CAPACITY, build_config, encode
 from skyforge.edge.caddy_process import read_pidfile
 from skyforge.edge.null import NullEdge
 from skyforge.kernel.errors import Invalid
@@ -78,6 +78,19 @@ def get(port: int, host: str) -> tuple[int, str, http.client.HTTPResponse]:
         return response.status, response.read().decode(), response
     finally:
         conn.close()
+
+
+def get_on(conn: http.client.HTTPConnection, host: str) -> tuple[int, str]:
+    """GET / on an open (keep-alive) connection: status and body."""
+    conn.request("GET", "/", headers={"Host": host})
+    response = conn.getresponse()
+    return response.status, response.read().decode()
+
+
+def slots(edge: CaddyEdge, key: str) -> list[str]:
+    """What each slot file of a route dials, in slot order."""
+    folder = edge.data_dir / "edge" / key
+    return [(folder / f"slot-{i}.dial").read_text() for i in range(len(list(folder.iterdir())))]
 
 
 def log_entries(edge: CaddyEdge) -> list[dict[str, object]]:
@@ -222,10 +235,36 @@ async def test_a_route_without_upstreams_gets_a_503_page(
     await caddy.set_upstreams("p.b", [])
 
     for host in (HOST, "b.p.localhost"):  # upstreams never set, or set to none
-        status, body, _ = get(caddy.edge_port, host)
+        status, body, response = get(caddy.edge_port, host)
         assert status == 503
         assert f"{host}</code> has no running release" in body
-    assert not (caddy.data_dir / "edge" / "p.b" / "slot-0.dial").exists()
+        assert response.getheader("Content-Type") == "text/html; charset=utf-8"
+    # Caddy's own 503 server answers them, through the same slots the upstreams will use.
+    assert slots(caddy, "p.b") == [f"unix/{caddy.unavailable_socket}"] * MIN_CAPACITY
+
+
+async def test_a_first_release_and_its_removal_never_reload_caddy(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    backend = backends()
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    loads = admin_loads(caddy)
+    conn = http.client.HTTPConnection("127.0.0.1", caddy.edge_port, timeout=10)
+    try:
+        assert get_on(conn, HOST)[0] == 503
+        local_port = conn.sock.getsockname()[1]
+
+        await caddy.set_upstreams(KEY, [backend.address])  # the first release is up
+        assert get_on(conn, HOST) == (200, str(backend.port))
+        await caddy.set_upstreams(KEY, [])  # and gone again
+        status, body = get_on(conn, HOST)
+
+        assert status == 503
+        assert f"{HOST}</code> has no running release" in body
+        assert conn.sock.getsockname()[1] == local_port  # the keep-alive connection lived on
+    finally:
+        conn.close()
+    assert admin_loads(caddy) == loads
 
 
 async def test_switching_upstreams_drops_no_request_and_never_reloads_caddy(
@@ -260,10 +299,53 @@ async def test_scaling_from_one_to_three_upstreams_balances_between_all(
 
     await caddy.set_upstreams(KEY, [i.address for i in instances])
 
-    assert {get(caddy.edge_port, HOST)[1] for _ in range(9)} == {str(i.port) for i in instances}
+    answers = [get(caddy.edge_port, HOST)[1] for _ in range(MIN_CAPACITY)]
+    # Round robin over the slots, each instance in the same number of them: an even split.
+    assert sorted(answers) == sorted([str(i.port) for i in instances] * (MIN_CAPACITY // 3))
     await caddy.set_upstreams(KEY, [instances[2].address])
     assert {get(caddy.edge_port, HOST)[1] for _ in range(6)} == {str(instances[2].port)}
-    assert not (caddy.data_dir / "edge" / KEY / "slot-1.dial").exists()
+    assert slots(caddy, KEY) == [instances[2].address] * MIN_CAPACITY
+
+
+async def test_scaling_up_and_down_drops_no_request_and_never_reloads_caddy(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    instances = [backends() for _ in range(3)]
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    await caddy.set_upstreams(KEY, [instances[0].address])
+    loads_before = admin_loads(caddy)
+    hammer = Hammer(caddy.edge_port)
+
+    with hammer:
+        for _ in range(3):
+            for count in (3, 1, 2, 1):
+                await caddy.set_upstreams(KEY, [i.address for i in instances[:count]])
+                await asyncio.sleep(0.05)
+
+    assert hammer.failures == []
+    assert hammer.keep_alive_requests > 50 and hammer.new_connection_requests > 50
+    assert hammer.seen == {str(i.port) for i in instances}
+    assert hammer.keep_alive_local_ports == 1  # the keep-alive connection was never reset
+    assert admin_loads(caddy) == loads_before
+
+
+async def test_outgrowing_the_slots_reloads_caddy_once_and_keeps_the_slots(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    instances = [backends() for _ in range(MIN_CAPACITY + 1)]
+    await caddy.set_routes([Route(KEY, (HOST,))])
+    await caddy.set_upstreams(KEY, [instances[0].address])
+    loads = admin_loads(caddy)
+
+    await caddy.set_upstreams(KEY, [i.address for i in instances])
+
+    assert admin_loads(caddy) == loads + 1
+    assert len(slots(caddy, KEY)) == 2 * MIN_CAPACITY
+    answers = {get(caddy.edge_port, HOST)[1] for _ in range(2 * MIN_CAPACITY)}
+    assert answers == {str(i.port) for i in instances}
+    await caddy.set_upstreams(KEY, [instances[0].address])  # back down: the slots stay
+    assert admin_loads(caddy) == loads + 1
+    assert slots(caddy, KEY) == [instances[0].address] * 2 * MIN_CAPACITY
 
 
 async def test_a_dead_upstream_is_retried_on_another(
@@ -302,6 +384,17 @@ async def test_setting_the_same_routes_again_does_not_touch_caddy(caddy: CaddyEd
     assert admin_loads(caddy) == loads
 
 
+async def test_a_removed_route_loses_its_slot_files(caddy: CaddyEdge) -> None:
+    await caddy.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    await caddy.set_upstreams("p.b", ["127.0.0.1:4002"])
+
+    await caddy.set_routes([Route(KEY, (HOST,))])
+
+    assert sorted(p.name for p in (caddy.data_dir / "edge").iterdir()) == [KEY, "state.json"]
+    assert get(caddy.edge_port, "b.p.localhost")[0] == 404
+    assert caddy.upstreams == {"p.b": ["127.0.0.1:4002"]}  # remembered if routed again
+
+
 async def test_two_instances_run_side_by_side(
     make_edge: MakeEdge, tmp_path: Path, backends: Callable[[], Backend]
 ) -> None:
@@ -322,7 +415,9 @@ async def test_a_restarted_control_plane_adopts_the_running_caddy(
     backend, port = backends(), free_port()
     killed = make_edge(tmp_path, port)
     await killed.start()
-    await killed.set_routes([Route(KEY, (HOST,))])
+    await killed.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    # Grown past its first slots and back: the restart must know the slot count it left.
+    await killed.set_upstreams(KEY, [f"127.0.0.1:{9000 + i}" for i in range(MIN_CAPACITY + 1)])
     await killed.set_upstreams(KEY, [backend.address])
     pid, servers_started = killed.pid, log_messages(killed).count("server running")
     del killed  # the control plane died: nothing was closed
@@ -332,6 +427,7 @@ async def test_a_restarted_control_plane_adopts_the_running_caddy(
 
     assert restarted.adopted and restarted.pid == pid
     assert get(port, HOST)[:2] == (200, str(backend.port))  # routes survived without set_routes
+    assert get(port, "b.p.localhost")[0] == 503
     assert log_messages(restarted)[-2] == "config is unchanged"
     assert log_messages(restarted).count("server running") == servers_started  # no reload
     await restarted.close()
@@ -395,6 +491,33 @@ def test_bad_upstream_addresses_are_rejected(address: str) -> None:
         validate.upstream_address(address)
 
 
+def test_a_slot_may_dial_only_loopback_or_the_edges_own_503_server(tmp_path: Path) -> None:
+    unavailable = f"unix/{tmp_path}/run/edge-unavailable.sock"
+
+    assert validate.slot_address(unavailable, unavailable) == unavailable
+    assert validate.slot_address("127.0.0.1:80", unavailable) == "127.0.0.1:80"
+    for other in (f"unix/{tmp_path}/run/other.sock", "unix//etc/passwd", "10.0.0.1:80"):
+        with pytest.raises(Invalid):
+            validate.slot_address(other, unavailable)
+    with pytest.raises(Invalid):  # callers cannot pass it as an upstream
+        validate.upstream_address(unavailable)
+
+
+@pytest.mark.parametrize("name", ["a|b", "a{b", "a}b", "a\\b"])
+def test_data_dirs_caddy_would_misread_are_rejected(name: str, tmp_path: Path) -> None:
+    with pytest.raises(Invalid):
+        CaddyEdge(tmp_path / name, free_port())
+
+
+def test_a_data_dir_too_long_for_the_503_servers_socket_is_rejected(tmp_path: Path) -> None:
+    # 84 bytes: run/caddy-admin.sock fits in a unix socket address (107), edge-unavailable.sock not.
+    data_dir = tmp_path.resolve() / ("x" * (83 - len(str(tmp_path.resolve()))))
+    assert len(str(data_dir / "run" / "caddy-admin.sock")) <= 107
+
+    with pytest.raises(Invalid, match="too long"):
+        CaddyEdge(data_dir, free_port())
+
+
 def test_loopback_addresses_are_accepted() -> None:
     assert validate.upstream_address("127.0.0.1:8080") == "127.0.0.1:8080"
     assert validate.upstream_address("127.0.1.2:1") == "127.0.1.2:1"
@@ -409,6 +532,7 @@ def test_the_config_does_not_depend_on_the_order_routes_are_given_in(tmp_path: P
             build_config(
                 admin_socket=tmp_path / "admin.sock",
                 listen="127.0.0.1:8080",
+                unavailable_socket=tmp_path / "unavailable.sock",
                 edge_dir=tmp_path,
                 routes=validate.routes(given),
                 slots={KEY: 2},

@@ -82,6 +82,8 @@ def test_config_scale_rollback_and_a_killed_process(skyforge: SkyForge, tmp_path
     finally:
         follower.kill()
         follower.wait()
+        if follower.stdout is not None:
+            follower.stdout.close()
 
     victim = next(iter(web_pids(skyforge)))
     os.kill(victim, signal.SIGKILL)

@@ -72,7 +72,7 @@ def _announce(console: Console, s: Settings, token: str | None) -> None:
 
 def run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # a token must stay on one line
     settings = Settings()
     try:
         asyncio.run(serve(settings, console))

@@ -2,8 +2,9 @@
 
 The admin API listens on a unix socket in the data dir, so instances never clash on a port.
 Every admin change is a full reload that resets idle keep-alive connections of all apps (see
-NOTES.md), so the config only changes when routes or slot counts do: upstream addresses live
-in per-slot files that Caddy reads per request, and a rollout just replaces those files.
+NOTES.md), so the config only changes when routes are added or removed (or a route outgrows
+its slots, see caddy_config): upstream addresses live in per-slot files that Caddy reads per
+request, so rollouts, scaling and a route's first release just replace those files.
 The desired state is kept in data_dir/edge/state.json, so a control plane that was killed
 and restarted adopts the running Caddy with a byte-identical config: no reload at all.
 """
@@ -11,17 +12,15 @@ and restarted adopts the running Caddy with a byte-identical config: no reload a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
 from pathlib import Path
 
 import httpx
 
-from skyforge.edge import validate
+from skyforge.edge import caddy_state, validate
 from skyforge.edge.base import Route
-from skyforge.edge.caddy_config import bootstrap_config, build_config, encode, slot_file
+from skyforge.edge.caddy_config import bootstrap_config, build_config, encode, unix_address
 from skyforge.edge.caddy_process import (
     CaddyError,
     CaddyProcess,
@@ -38,7 +37,6 @@ __all__ = ["CaddyEdge", "CaddyError"]
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
-_SUN_PATH_MAX = 107  # bytes in a unix socket path, without the trailing NUL
 
 
 class CaddyEdge:
@@ -53,12 +51,14 @@ class CaddyEdge:
         binary: Path | None = None,
     ) -> None:
         data_dir = data_dir.resolve()  # absolute: its paths go into the config
-        if any(char in str(data_dir) for char in "{}\\"):
-            raise Invalid(f"data dir {data_dir} must not contain '{{', '}}' or '\\'")
+        # Braces and backslashes would be read as placeholders, "|" as a unix socket's mode.
+        if any(char in str(data_dir) for char in "{}\\|"):
+            raise Invalid(f"data dir {data_dir} must not contain '{{', '}}', '\\' or '|'")
         self.data_dir = data_dir
-        self.admin_socket = data_dir / "run" / "caddy-admin.sock"
-        if len(os.fsencode(self.admin_socket)) > _SUN_PATH_MAX:
-            raise Invalid(f"data dir {data_dir} is too long for a unix socket path inside it")
+        self.admin_socket = validate.socket_path(data_dir / "run" / "caddy-admin.sock")
+        # Caddy's own 503 server, which the slots of a route without upstreams point at.
+        self.unavailable_socket = validate.socket_path(data_dir / "run" / "edge-unavailable.sock")
+        self._unavailable = unix_address(self.unavailable_socket)
         self.log_path = data_dir / "logs" / "caddy.log"
         self.edge_host, self.edge_port = edge_host, edge_port
         self.adopted = False  # whether start() found a Caddy already running and kept it
@@ -69,11 +69,11 @@ class CaddyEdge:
         self._pidfile = data_dir / "run" / "caddy.pid"
         self._edge_dir = data_dir / "edge"
         self._state_file = self._edge_dir / "state.json"
-        self._routes: dict[str, tuple[str, ...]] = {}
-        self._upstreams: dict[str, list[str]] = {}
+        self._state = caddy_state.EdgeState()
         self._process: CaddyProcess | None = None
         self._client: httpx.AsyncClient | None = None
         self._loaded: bytes | None = None  # the config Caddy runs, as we last sent it
+        self._slots_written: set[str] = set()  # keys whose slot files match the state
         self._lock = asyncio.Lock()
 
     @property
@@ -84,12 +84,12 @@ class CaddyEdge:
     @property
     def routes(self) -> list[Route]:
         """The routed hosts (hostnames lowercased), by key."""
-        return [Route(key, names) for key, names in sorted(self._routes.items())]
+        return [Route(key, names) for key, names in sorted(self._state.routes.items())]
 
     @property
     def upstreams(self) -> dict[str, list[str]]:
         """The upstream addresses of each key."""
-        return {key: list(addresses) for key, addresses in self._upstreams.items()}
+        return {key: list(addresses) for key, addresses in self._state.upstreams.items()}
 
     async def start(self) -> None:
         """Adopt the Caddy a previous control plane left on this data dir, or start one."""
@@ -97,7 +97,7 @@ class CaddyEdge:
             return
         for folder in (self.admin_socket.parent, self.log_path.parent, self._edge_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        self._read_state()
+        self._state = caddy_state.load(self._state_file) or self._state
         self._client = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(self.admin_socket)),
             base_url="http://caddy-admin",
@@ -122,27 +122,27 @@ class CaddyEdge:
         """Make the routed set of hosts exactly `routes`; reload Caddy only if that changes."""
         desired = validate.routes(routes)
         async with self._lock:
-            if desired != self._routes:
-                self._routes = desired
-                self._write_state()
+            if desired != self._state.routes:
+                self._state.routes = desired
+                self._state.size_slots()
+                self._save()
             await self._apply()
 
     async def set_upstreams(self, key: str, addresses: list[str]) -> None:
-        """Point the route's slots at `addresses`; reload Caddy only if their number changes."""
+        """Point the route's slots at `addresses`; reload Caddy only if it outgrows its slots."""
         key = validate.route_key(key)
         new = [validate.upstream_address(address) for address in addresses]
         async with self._lock:
-            old = self._upstreams.get(key, [])
-            # Files first: Caddy reads them per request, whichever config it runs right now.
-            for index, address in enumerate(new):
-                _replace(slot_file(self._edge_dir, key, index), address)
-            self._upstreams[key] = new
-            self._write_state()
-            if len(new) != len(old):
+            slots = self._state.slots.get(key)
+            self._state.upstreams[key] = new
+            self._state.size_slots()
+            if key in self._state.slots:
+                # Files first: Caddy reads them per request, whichever config it runs right now
+                # (when the slots grow, the old config reads the first of them until reloaded).
+                self._write_slots(key)
+            self._save()
+            if self._state.slots.get(key) != slots:
                 await self._apply()
-                # Only now does no config point at the slots that went away.
-                for index in range(len(new), len(old)):
-                    slot_file(self._edge_dir, key, index).unlink(missing_ok=True)
 
     async def _adopt(self) -> CaddyProcess | None:
         previous = read_pidfile(self._pidfile)
@@ -162,7 +162,7 @@ class CaddyEdge:
         self._pidfile.unlink(missing_ok=True)
         self.admin_socket.unlink(missing_ok=True)
         bootstrap = self.admin_socket.parent / "caddy-bootstrap.json"
-        _replace(bootstrap, encode(bootstrap_config(self.admin_socket)).decode())
+        caddy_state.replace(bootstrap, encode(bootstrap_config(self.admin_socket)).decode())
         home = self.data_dir / "caddy"
         for folder in ("home", "data", "config", "cache"):
             (home / folder).mkdir(parents=True, exist_ok=True)
@@ -187,13 +187,16 @@ class CaddyEdge:
             build_config(
                 admin_socket=self.admin_socket,
                 listen=self._listen,
+                unavailable_socket=self.unavailable_socket,
                 edge_dir=self._edge_dir,
-                routes=self._routes,
-                slots={key: len(addresses) for key, addresses in self._upstreams.items()},
+                routes=self._state.routes,
+                slots=self._state.slots,
             )
         )
         if self._client is None or config == self._loaded:
             return  # not started (start() loads it), or nothing changed
+        for key in self._state.slots.keys() - self._slots_written:
+            self._write_slots(key)  # a new route's slots must be there before its config
         response = await self._admin("POST", "/load", config, within=START_TIMEOUT)
         if response is None:
             raise CaddyError(f"caddy does not answer on {self.admin_socket}")
@@ -202,6 +205,8 @@ class CaddyEdge:
                 raise CaddyError(f"the edge port {self._listen} is already in use")
             raise CaddyError(f"caddy rejected the config: {response.text.strip()}")
         self._loaded = config
+        caddy_state.remove_unused_slots(self._edge_dir, self._state)
+        self._slots_written &= self._state.slots.keys()
         await self._settle()
 
     async def _settle(self) -> None:
@@ -241,39 +246,21 @@ class CaddyEdge:
             await self._process.stop()
             self._pidfile.unlink(missing_ok=True)
             self.admin_socket.unlink(missing_ok=True)
+            self.unavailable_socket.unlink(missing_ok=True)
         if self._client is not None:
             await self._client.aclose()
         self._process, self._client, self._loaded = None, None, None
+        self._slots_written.clear()  # checked again on the next start, whoever wrote them since
 
-    def _read_state(self) -> None:
-        try:
-            state = json.loads(self._state_file.read_text())
-            routes = [Route(key, tuple(names)) for key, names in state["routes"].items()]
-            upstreams = {
-                validate.route_key(key): [validate.upstream_address(a) for a in addresses]
-                for key, addresses in state["upstreams"].items()
-            }
-            self._routes, self._upstreams = validate.routes(routes), upstreams
-        except FileNotFoundError:
-            pass
-        except (ValueError, TypeError, KeyError, AttributeError, Invalid) as error:
-            # The control plane sets routes and upstreams again as it reconciles.
-            log.warning("ignoring unreadable %s: %s", self._state_file, error)
+    def _write_slots(self, key: str) -> None:
+        caddy_state.write_slots(self._edge_dir, self._state, key, self._unavailable)
+        self._slots_written.add(key)
 
-    def _write_state(self) -> None:
-        state = {"routes": self._routes, "upstreams": self._upstreams}
-        _replace(self._state_file, json.dumps(state, sort_keys=True, indent=1))
+    def _save(self) -> None:
+        caddy_state.save(self._state_file, self._state)
 
     def _log_tail(self, lines: int = 5) -> str:
         try:
             return " | ".join(self.log_path.read_text().strip().splitlines()[-lines:])
         except FileNotFoundError:
             return f"no log at {self.log_path}"
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write a file atomically: readers (Caddy, per request) see the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

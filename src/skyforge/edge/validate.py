@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+from pathlib import Path
 
 from skyforge.edge.base import Route
 from skyforge.kernel.errors import Invalid
@@ -11,6 +13,7 @@ from skyforge.kernel.errors import Invalid
 # A route key names a directory: it starts with a letter or digit, so it is never "." or "..".
 _KEY = re.compile(r"^[a-z0-9][a-z0-9.-]{0,127}$")
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SUN_PATH_MAX = 107  # bytes in a unix socket path, without the trailing NUL
 _ADDRESS = re.compile(
     r"^(?:(?P<v4>[0-9.]{7,15})|\[(?P<v6>[0-9a-fA-F:.]{2,45})\]):(?P<port>[1-9][0-9]{0,4})$"
 )
@@ -46,6 +49,18 @@ def upstream_address(address: str) -> str:
         raise Invalid(f"upstream address {address!r} is not a loopback address")
     host = str(ip) if ip.version == 4 else f"[{ip}]"
     return f"{host}:{int(match['port'])}"
+
+
+def slot_address(address: str, unavailable: str) -> str:
+    """Return what a slot may dial: a loopback "IP:PORT", or exactly the edge's own 503 server."""
+    return address if address == unavailable else upstream_address(address)
+
+
+def socket_path(path: Path) -> Path:
+    """Return path when it fits in a unix socket address, else raise Invalid."""
+    if len(os.fsencode(path)) > _SUN_PATH_MAX:
+        raise Invalid(f"{path} is too long for a unix socket path")
+    return path
 
 
 def routes(given: list[Route]) -> dict[str, tuple[str, ...]]:

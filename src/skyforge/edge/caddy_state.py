@@ -1,0 +1,105 @@
+"""CaddyEdge's desired state on disk: edge/state.json, and the slot files Caddy reads.
+
+state.json lets a control plane that was killed and restarted rebuild a byte-identical config,
+so that adopting the running Caddy reloads nothing. It holds each routed key's slot count too:
+that only ever grows while the route exists, and a count recomputed from scratch could differ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skyforge.edge import validate
+from skyforge.edge.base import Route
+from skyforge.edge.caddy_config import capacity, slot_dials, slot_file
+from skyforge.kernel.errors import Invalid
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EdgeState:
+    """Hostnames by key, upstream addresses by key, and the slot count of each routed key."""
+
+    routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    upstreams: dict[str, list[str]] = field(default_factory=dict)
+    slots: dict[str, int] = field(default_factory=dict)
+
+    def size_slots(self) -> None:
+        """Give every routed key enough slots for its upstreams, never fewer than it has."""
+        self.slots = {
+            key: capacity(len(self.upstreams.get(key, [])), self.slots.get(key, 0))
+            for key in self.routes
+        }
+
+
+def load(path: Path) -> EdgeState | None:
+    """The state saved at `path`; None if there is none or it is unreadable."""
+    try:
+        saved = json.loads(path.read_text())
+        routes = [Route(key, tuple(names)) for key, names in saved["routes"].items()]
+        state = EdgeState(
+            routes=validate.routes(routes),
+            upstreams={
+                validate.route_key(key): [validate.upstream_address(a) for a in addresses]
+                for key, addresses in saved["upstreams"].items()
+            },
+            # Absent in states saved before slot counts were: recomputed, and Caddy reloads.
+            slots={key: _count(count) for key, count in saved.get("slots", {}).items()},
+        )
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, KeyError, AttributeError, Invalid) as error:
+        # The control plane sets routes and upstreams again as it reconciles.
+        log.warning("ignoring unreadable %s: %s", path, error)
+        return None
+    state.size_slots()
+    return state
+
+
+def save(path: Path, state: EdgeState) -> None:
+    saved = {"routes": state.routes, "upstreams": state.upstreams, "slots": state.slots}
+    replace(path, json.dumps(saved, sort_keys=True, indent=1))
+
+
+def write_slots(edge_dir: Path, state: EdgeState, key: str, unavailable: str) -> None:
+    """Point the key's slot files at its upstreams (or the 503 server); skip unchanged ones."""
+    dials = slot_dials(state.upstreams.get(key, []), state.slots[key], unavailable)
+    for index, dial in enumerate(dials):
+        path = slot_file(edge_dir, key, index)
+        text = validate.slot_address(dial, unavailable)
+        try:
+            if path.read_text() == text:
+                continue
+        except FileNotFoundError:
+            pass
+        replace(path, text)
+
+
+def remove_unused_slots(edge_dir: Path, state: EdgeState) -> None:
+    """Delete the slot files of keys not routed: only once Caddy runs a config without them."""
+    # A routed key's count never shrinks, so its files beyond it (left by a lost state.json)
+    # are never read: they are left alone.
+    for folder in edge_dir.iterdir():
+        if folder.is_dir() and folder.name not in state.slots:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def replace(path: Path, text: str) -> None:
+    """Write a file atomically: readers (Caddy, per request) see the old or the new content."""
+    # Never truncate or delete a slot file in place: a request reading it then gets a 502.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _count(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"invalid slot count {value!r}")
+    return value
