@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait  # noqa: E402
+from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait, example_repo  # noqa: E402
 from tests.support import make_git_repo  # noqa: E402
 
 HOST = "web.bench.localhost"
@@ -127,6 +127,22 @@ def run(sf: SkyForge, tmp: Path, redeploys: int, samples: int) -> None:
     print(
         f"cached redeploy, trigger->live:  {statistics.median(redeploy):6.2f} s median "
         f"({', '.join(f'{x:.2f}' for x in redeploy)})"
+    )
+
+    flask = example_repo(tmp, "python-flask")
+    api.post(
+        "/api/v1/projects/bench/services", json={"name": "flask", "source": {"git": str(flask)}}
+    )
+    deploy_and_wait(api, "bench", "flask")  # fills the dependency cache
+    flask_times = []
+    for _ in range(samples):
+        t0 = time.monotonic()
+        deploy_and_wait(api, "bench", "flask")
+        flask_times.append(time.monotonic() - t0)
+    print(
+        f"cached redeploy, Flask + gunicorn (uv install from cache, release phase): "
+        f"{statistics.median(flask_times):.2f} s median "
+        f"({', '.join(f'{x:.2f}' for x in flask_times)})"
     )
 
     config = []
