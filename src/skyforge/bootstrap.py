@@ -192,7 +192,7 @@ class Platform:
             DeleteProject: lambda c: projects.delete_project(c, self.uow()),
             CreateService: lambda c: services.create_service(c, self.uow(), self._find_project),
             UpdateService: lambda c: services.update_service(
-                c, self.uow(), self._process_types, s.max_instances
+                c, self.uow(), self.process_types, s.max_instances
             ),
             DeleteService: lambda c: services.delete_service(c, self.uow()),
             SetConfigVars: lambda c: services.set_config_vars(c, self.uow()),
@@ -254,7 +254,7 @@ class Platform:
             service = await uow.services.by_id(service_id)
         return None if service is None else service_ref(service)
 
-    async def _process_types(self, service_id: str) -> set[str] | None:
+    async def process_types(self, service_id: str) -> set[str] | None:
         async with self.uow() as uow:
             release = await uow.releases.current(service_id)
             build = await uow.builds.get(release.build_id) if release else None

@@ -18,6 +18,7 @@ from skyforge.api.rest.schemas.identity import (
     MemberRead,
     MemberUpdate,
 )
+from skyforge.identity import queries
 from skyforge.identity.commands import AddMember, ChangeMember, RemoveMember
 from skyforge.identity.handlers import members
 
@@ -76,9 +77,16 @@ async def audit(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     """Who did what, when and from where in the project, newest first (read-only)."""
-    filters = {"action": action, "actor": actor, "since": since, "until": until}
-    async with platform.uow() as uow:
-        found = await uow.audit.page(project, decode(cursor), limit, filters)
+    found = await queries.audit_page(
+        project,
+        decode(cursor),
+        limit,
+        platform.uow(),
+        action=action,
+        actor=actor,
+        since=since,
+        until=until,
+    )
     items = [
         AuditRead(
             id=r.id,

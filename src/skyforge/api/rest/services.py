@@ -31,7 +31,7 @@ router = APIRouter(prefix="/api/v1/projects/{project}/services", tags=["services
 
 async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> ServiceRead:
     release = await deploy_queries.current_release(s.id, platform.uow())
-    types = await platform._process_types(s.id) or set()
+    types = await platform.process_types(s.id) or set()
     scale = {t: s.count(t) for t in sorted(types | set(s.scale)) if t not in ONE_OFF_TYPES}
     observed = seen.get(s.key)
     if release is None:

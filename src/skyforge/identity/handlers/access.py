@@ -87,15 +87,18 @@ async def authorize(
     action: str,
     uow: IdentityUnitOfWork,
     project_id_of: ProjectIdOf,
-) -> Role | None:
-    """Check `action` on `project` against the permission matrix and the token's scope."""
+) -> tuple[str, Role | None]:
+    """Check `action` on `project` against the permission matrix and the token's scope.
+
+    Returns the project's id and the caller's role there (None for an organization admin).
+    """
     if action not in MATRIX:
         raise LookupError(f"unknown action {action!r}")
-    _, role = await project_role(principal, project, uow, project_id_of)
+    project_id, role = await project_role(principal, project, uow, project_id_of)
     if role is not None and not role_allows(role, action):
         raise Forbidden(f"your role in {project!r} ({role.value}) does not allow {action}")
     require_scope(principal, action)
-    return role
+    return project_id, role
 
 
 def require_scope(principal: Principal, action: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from skyforge.identity.commands import AddMember, ChangeMember, RemoveMember
 from skyforge.identity.events import MemberAdded, MemberChanged, MemberRemoved
-from skyforge.identity.handlers.access import authorize, project_role
+from skyforge.identity.handlers.access import authorize
 from skyforge.identity.model import Membership, Principal, User, normalize_email
 from skyforge.identity.permissions import Role, can_grant
 from skyforge.identity.ports import IdentityUnitOfWork, ProjectIdOf
@@ -20,24 +20,26 @@ def _role(value: str) -> Role:
         raise Invalid("role must be one of owner, admin, developer, viewer") from exc
 
 
-async def _target(uow: IdentityUnitOfWork, email: str) -> User:
+async def _manage(
+    by: Principal, project: str, email: str, uow: IdentityUnitOfWork, project_id_of: ProjectIdOf
+) -> tuple[str, Role | None, User]:
+    """May the caller manage members here: (project id, the caller's role, the target user)."""
+    project_id, granter = await authorize(by, project, "member.manage", uow, project_id_of)
     async with uow:
         user = await uow.users.by_email(normalize_email(email))
     if user is None:
         raise NotFound(f"no user {email!r}: invite them first")
-    return user
+    return project_id, granter, user
 
 
 async def add_member(
     cmd: AddMember, uow: IdentityUnitOfWork, project_id_of: ProjectIdOf
 ) -> Membership:
     """Give a user a role in a project."""
-    granter = await authorize(cmd.by, cmd.project, "member.manage", uow, project_id_of)
     role = _role(cmd.role)
+    project_id, granter, user = await _manage(cmd.by, cmd.project, cmd.email, uow, project_id_of)
     if not can_grant(granter, role):
         raise Forbidden("only owners can make owners")
-    project_id, _ = await project_role(cmd.by, cmd.project, uow, project_id_of)
-    user = await _target(uow, cmd.email)
     membership = Membership(project_id, user.id, role, now())
     async with uow:
         if await uow.memberships.get(project_id, user.id) is not None:
@@ -52,10 +54,8 @@ async def change_member(
     cmd: ChangeMember, uow: IdentityUnitOfWork, project_id_of: ProjectIdOf
 ) -> Membership:
     """Change a member's role; the last owner stays an owner."""
-    granter = await authorize(cmd.by, cmd.project, "member.manage", uow, project_id_of)
     role = _role(cmd.role)
-    project_id, _ = await project_role(cmd.by, cmd.project, uow, project_id_of)
-    user = await _target(uow, cmd.email)
+    project_id, granter, user = await _manage(cmd.by, cmd.project, cmd.email, uow, project_id_of)
     async with uow:
         membership = await uow.memberships.get(project_id, user.id)
         if membership is None:
@@ -78,9 +78,7 @@ async def remove_member(
     cmd: RemoveMember, uow: IdentityUnitOfWork, project_id_of: ProjectIdOf
 ) -> None:
     """Take a user out of a project."""
-    granter = await authorize(cmd.by, cmd.project, "member.manage", uow, project_id_of)
-    project_id, _ = await project_role(cmd.by, cmd.project, uow, project_id_of)
-    user = await _target(uow, cmd.email)
+    project_id, granter, user = await _manage(cmd.by, cmd.project, cmd.email, uow, project_id_of)
     async with uow:
         membership = await uow.memberships.get(project_id, user.id)
         if membership is None:
@@ -109,8 +107,7 @@ async def list_members(
     principal: Principal, project: str, uow: IdentityUnitOfWork, project_id_of: ProjectIdOf
 ) -> list[tuple[Membership, User]]:
     """A project's members with their accounts."""
-    await authorize(principal, project, "member.read", uow, project_id_of)
-    project_id, _ = await project_role(principal, project, uow, project_id_of)
+    project_id, _ = await authorize(principal, project, "member.read", uow, project_id_of)
     async with uow:
         result = []
         for membership in await uow.memberships.of_project(project_id):
