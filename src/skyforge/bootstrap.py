@@ -164,7 +164,9 @@ class Platform:
     def _limiter(self) -> RateLimiter:
         """Shared through Redis when configured, so every API replica enforces one limit."""
         if self.settings.redis_url:
-            return RedisRateLimiter(self.settings.redis_url, prefix="skyforge:rl:")
+            return RedisRateLimiter(
+                self.settings.redis_url, prefix=f"{self.settings.redis_prefix}ratelimit:"
+            )
         return MemoryRateLimiter()
 
     def _login_throttle(self) -> LoginGuard:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = "skyforge:"  # every key SkyForge writes to Redis starts with it
     nats_url: str | None = None
     kafka_bootstrap: str | None = None
     runtime: Literal["local", "kubernetes", "gitops", "null"] = "local"
@@ -40,6 +41,22 @@ class Settings(BaseSettings):
     oidc_redirect_url: str | None = None  # default: {api_url}/api/v1/auth/oidc/callback
     admin_email: str = "admin@skyforge.local"
     login_lock_seconds: float = Field(60.0, gt=0)  # the first lock-out; it doubles, max 15 min
+    # Secure defaults of the HTTP API.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "https://a,..."
+    max_body_bytes: int = Field(1_048_576, ge=0)
+    rate_api_burst: int = Field(300, ge=1)  # per token (and a ceiling per client address)
+    rate_api_per_second: float = Field(5.0, gt=0)
+    rate_auth_burst: int = Field(20, ge=1)  # login, sign-up, refresh, token creation: per address
+    rate_auth_per_second: float = Field(1 / 3, gt=0)
+    rate_ip_burst: int = Field(1200, ge=1)
+    rate_ip_per_second: float = Field(20.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @property
     def db_url(self) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from tests.support import api_server, free_port, make_git_repo
 from typer.testing import CliRunner, Result
@@ -13,6 +17,8 @@ from skyforge.cli.main import app
 from skyforge.config import Settings
 
 TOKEN = "test-token"
+PASSWORD = "correct horse battery"
+NAME = "Ada Lovelace"
 Cli = Callable[..., Result]
 
 
@@ -58,3 +64,29 @@ def cli(server: str, config_home: Path) -> Cli:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A static site in a git repository: the null runtime deploys it without running it."""
     return make_git_repo(tmp_path_factory.mktemp("src") / "site", {"index.html": "<h1>hi</h1>\n"})
+
+
+@pytest.fixture
+def make_user(server: str) -> Callable[..., str]:
+    """Invite and sign up a user through the API; returns the e-mail (the password: PASSWORD)."""
+
+    def make(org_role: str = "member") -> str:
+        email = f"u-{uuid.uuid4().hex[:8]}@example.com"
+        invited = httpx.post(
+            f"{server}/api/v1/invitations",
+            json={"email": email, "org_role": org_role},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert invited.status_code == 201, invited.text
+        body = {"invitation": invited.json()["token"], "email": email, "password": PASSWORD}
+        signed = httpx.post(f"{server}/api/v1/auth/signup", json={**body, "name": NAME})
+        assert signed.status_code == 201, signed.text
+        return email
+
+    return make
+
+
+def saved(config_home: Path) -> dict[str, Any]:
+    """The CLI's config file, decoded."""
+    found: dict[str, Any] = json.loads((config_home / "skyforge" / "config.json").read_text())
+    return found

@@ -29,6 +29,8 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
         edge="null",
         admin_token=TOKEN,
         api_port=free_port(),
+        rate_api_burst=100_000,  # the fuzzer is to reach the handlers, not the rate limit
+        rate_auth_burst=100_000,
         reconcile_interval=0.5,
     )
     with api_server(config) as url:

@@ -122,3 +122,14 @@ async def test_oidc_routes_say_so_when_no_provider_is_configured(
     response = await api.post("/api/v1/auth/oidc/start")
     assert response.status_code == 404
     assert "not configured" in response.json()["detail"]
+
+
+async def test_a_refused_terminal_login_tells_the_polling_terminal_why(
+    sso: httpx.AsyncClient,
+) -> None:
+    started = (await sso.post("/api/v1/auth/oidc/start")).json()
+    refused = await sso.get(await in_browser(started["authorize_url"], "carol"))
+    assert refused.status_code == 403
+    poll = await sso.post("/api/v1/auth/oidc/poll", json={"poll_token": started["poll_token"]})
+    assert poll.status_code == 403
+    assert "no invitation" in poll.json()["detail"]

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from skyforge import __version__
-from skyforge.api import errors, metrics
+from skyforge.adapters.ratelimit import Rule
+from skyforge.api import errors, metrics, security
 from skyforge.api.context import RequestContextMiddleware
 from skyforge.api.rest import deploys, identity, members, projects, services
 from skyforge.bootstrap import Platform
@@ -34,6 +35,28 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     )
     app.state.platform = platform
     errors.install(app)
+    s = platform.settings
+    security.install(
+        app,
+        limiter=platform.limiter,
+        cors_origins=s.cors_origins,
+        max_body_bytes=s.max_body_bytes,
+        rules=security.RateRules(
+            api=Rule(s.rate_api_burst, s.rate_api_per_second),
+            auth=Rule(s.rate_auth_burst, s.rate_auth_per_second),
+            per_ip=Rule(s.rate_ip_burst, s.rate_ip_per_second),
+            # The strict bucket is for guessing credentials; polling a login is not that.
+            auth_paths=(
+                "/api/v1/auth/login",
+                "/api/v1/auth/signup",
+                "/api/v1/auth/refresh",
+                "/api/v1/auth/oidc/start",
+                "/api/v1/auth/oidc/login",
+                "/api/v1/auth/oidc/callback",
+                "/api/v1/tokens",
+            ),
+        ),
+    )
     metrics.install(app)
 
     app.add_middleware(RequestContextMiddleware)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from skyforge.kernel.errors import SkyforgeError, TooManyRequests
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+_STATUSES = {s.value for s in HTTPStatus}
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -45,7 +47,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+        title = HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
+        return problem(exc.status_code, title, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, exc: Exception) -> JSONResponse:

@@ -1,13 +1,10 @@
-"""The API client: where SkyForge is, the token, and HTTP failures turned into messages."""
+"""The API client: credentials on each request, and HTTP failures turned into messages."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -15,55 +12,10 @@ from urllib.parse import quote
 import httpx
 
 from skyforge import __version__
+from skyforge.cli.config import Config, Session, load_config, locked, save_config, saved_config
 from skyforge.cli.output import fail
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 LOGIN_HINT = "run `skyforge login` (or set SKYFORGE_TOKEN)"
-
-
-@dataclass(frozen=True)
-class Config:
-    url: str
-    token: str | None = field(default=None, repr=False)
-
-
-def config_path() -> Path:
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or "")
-    if not base.is_absolute():  # unset, empty or relative: the XDG default
-        base = Path.home() / ".config"
-    return base / "skyforge" / "config.json"
-
-
-def saved_config() -> Config | None:
-    """What `skyforge login` saved, or None (a broken file counts as none)."""
-    try:
-        data = json.loads(config_path().read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
-        return None
-    token = data.get("token")
-    return Config(data["url"], token if isinstance(token, str) else None)
-
-
-def save_config(config: Config) -> Path:
-    """Write the config file, readable by its owner only."""
-    path = config_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # the file may have existed with a wider mode
-    with os.fdopen(fd, "w") as f:
-        json.dump({"url": config.url, "token": config.token}, f, indent=2)
-        f.write("\n")
-    return path
-
-
-def load_config() -> Config:
-    """SKYFORGE_URL and SKYFORGE_TOKEN override the saved config; the URL has a default."""
-    saved = saved_config() or Config(DEFAULT_URL)
-    url = os.environ.get("SKYFORGE_URL") or saved.url
-    token = os.environ.get("SKYFORGE_TOKEN") or saved.token
-    return Config(url.rstrip("/"), token)
 
 
 def check_url(url: str) -> str:
@@ -101,16 +53,28 @@ def problem_detail(response: httpx.Response) -> str:
     return text[:500] if text else f"{response.status_code} {response.reason_phrase}"
 
 
-class Api:
-    """A session with the REST API; use it as a context manager."""
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds of a Retry-After header (None when absent or a date)."""
+    try:
+        return max(0.0, float(response.headers["retry-after"]))
+    except (KeyError, ValueError):
+        return None
 
-    def __init__(self, config: Config) -> None:
-        if not config.token:
+
+class Api:
+    """A session with the REST API; use it as a context manager.
+
+    With a login session, the access token is refreshed a minute before it expires, and once
+    more on a 401; each new token pair is saved before it is used (refresh tokens work once).
+    """
+
+    def __init__(self, config: Config, login_required: bool = True) -> None:
+        if login_required and not (config.token or config.session):
             fail(f"not logged in: {LOGIN_HINT}")
         self.url = check_url(config.url)
+        self.token = config.token
+        self.session = config.session
         headers = {"User-Agent": f"skyforge-cli/{__version__}", "Accept": "application/json"}
-        if config.token:
-            headers["Authorization"] = f"Bearer {config.token}"
         self._http = httpx.Client(base_url=f"{self.url}/api/v1", headers=headers, timeout=30.0)
 
     def __enter__(self) -> Api:
@@ -124,7 +88,7 @@ class Api:
     def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The raw response; only transport failures become errors here."""
         with self._transport_errors():
-            return self._http.request(method, path, **kwargs)
+            return self._exchange(method, path, stream=False, **kwargs)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """The decoded JSON body (None when empty); an error status becomes an error."""
@@ -138,7 +102,48 @@ class Api:
         detail = problem_detail(response)
         if response.status_code == 401:
             fail(f"{detail}: {LOGIN_HINT}")
+        if response.status_code == 429 and (wait := retry_after(response)):
+            detail += f" (retry in {wait:.0f} s)"
         fail(detail)
+
+    def _exchange(self, method: str, path: str, stream: bool, **kwargs: Any) -> httpx.Response:
+        """Send with the current credential; with a session, refresh and retry once on a 401."""
+        response = self._send_once(method, path, stream, **kwargs)
+        if response.status_code == 401 and self.session is not None:
+            response.close()
+            self.refresh()
+            response = self._send_once(method, path, stream, **kwargs)
+        return response
+
+    def _send_once(self, method: str, path: str, stream: bool, **kwargs: Any) -> httpx.Response:
+        headers = {}
+        if self.session is not None and self.session.expiring():
+            self.refresh()
+        if bearer := self.session.access_token if self.session else self.token:
+            headers["Authorization"] = f"Bearer {bearer}"
+        request = self._http.build_request(method, path, headers=headers, **kwargs)
+        return self._http.send(request, stream=stream)
+
+    def refresh(self) -> None:
+        """Trade the saved refresh token for a new pair and save it before using it."""
+        with locked():
+            saved = saved_config()
+            stored = saved.session if saved else None
+            if saved is None or stored is None:
+                fail(f"not logged in: {LOGIN_HINT}")
+            ours = self.session.refresh_token if self.session else None
+            if stored.refresh_token != ours and not stored.expiring():
+                self.session = stored  # another skyforge command refreshed it meanwhile
+                return
+            response = self._http.post(
+                "/auth/refresh", json={"refresh_token": stored.refresh_token}
+            )
+            if response.status_code in (400, 401):
+                fail(f"the login session has ended ({problem_detail(response)}): {LOGIN_HINT}")
+            self.check(response)
+            session = Session.from_answer(response.json())
+            save_config(replace(saved, session=session))
+            self.session = session
 
     def collect(self, path: str, limit: int | None = None) -> list[dict[str, Any]]:
         """Every item of a collection, page after page (at most `limit`)."""
@@ -160,8 +165,7 @@ class Api:
         """A text body as it arrives, with no read timeout (it may be followed for long)."""
         timeout = httpx.Timeout(30.0, read=None)
         with self._transport_errors():
-            request = self._http.build_request("GET", path, params=params, timeout=timeout)
-            response = self._http.send(request, stream=True)
+            response = self._exchange("GET", path, stream=True, params=params, timeout=timeout)
             try:
                 if not response.is_success:
                     response.read()

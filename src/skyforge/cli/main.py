@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from skyforge.cli import deploys, env, logs, projects, services, session
+from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
 
 app = typer.Typer(
     help="SkyForge: from a git repository to a running app at a URL.", no_args_is_help=True
@@ -21,6 +21,8 @@ def up() -> None:
 
 app.command()(session.login)
 app.command()(session.logout)
+app.command()(session.whoami)
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(projects.app, name="projects")
 app.add_typer(services.app, name="services")
 app.command()(deploys.deploy)
@@ -31,3 +33,6 @@ app.command()(services.scale)
 app.add_typer(env.app, name="env")
 app.command()(logs.logs)
 app.command("open")(services.open_service)
+app.add_typer(members.app, name="members")
+app.command()(accounts.invite)
+app.command()(accounts.signup)

@@ -72,3 +72,8 @@ def when(stamp: str | None) -> str:
         return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return stamp
+
+
+def warn(message: str) -> None:
+    """`Warning: message` in yellow on stderr."""
+    err().print(f"[yellow]Warning:[/yellow] {escape(message)}")

@@ -168,3 +168,4 @@ class OidcLogin:
     poll_hash: str | None = None  # set when a CLI started it and polls for the result
     user_id: str | None = None  # who logged in, once the provider sent them back
     used_at: datetime | None = None
+    error: str | None = None  # why the login was refused (told to the polling CLI)

@@ -62,11 +62,9 @@ class RateLimiter(Protocol):
 
 
 def take(tokens: float, elapsed: float, rule: Rule) -> tuple[float, Decision, float]:
-    """One hit on a bucket holding `tokens` `elapsed` seconds ago: (tokens, decision, ttl).
-
-    The ttl is how long until the bucket is full again: from then on, no entry equals a full
-    bucket, so the entry can go. The Redis Lua script does the same arithmetic.
-    """
+    """One hit on a bucket that held `tokens` `elapsed` seconds ago: (tokens, decision, ttl)."""
+    # ttl: until the bucket is full again; from then on no entry means the same as a full
+    # bucket, so the entry can go. The Redis Lua script does the same arithmetic.
     tokens = min(float(rule.capacity), tokens + max(0.0, elapsed) * rule.refill_per_second)
     if tokens >= 1.0:
         tokens -= 1.0

@@ -9,8 +9,11 @@ from skyforge.adapters.ratelimit.base import Decision, RateLimiter, digest, ip_k
 
 @dataclass(frozen=True, slots=True)
 class LockoutPolicy:
-    """After `account_failures` failures an account is locked `first_lock` s, doubling to
-    `max_lock` with each further failure; an address, across accounts, after `ip_failures`."""
+    """How many failures lock an account or an address, and for how long."""
+
+    # After `account_failures` failures on an account (from anywhere), or `ip_failures` from
+    # one address (across accounts), each further failure locks for `first_lock` seconds,
+    # doubling up to `max_lock`.
 
     account_failures: int = 5
     ip_failures: int = 20
@@ -33,12 +36,11 @@ class LockoutPolicy:
 
 
 class LoginGuard:
-    """Call check() before verifying a password, then failed() or succeeded().
+    """Call check() before verifying a password, then failed() or succeeded()."""
 
-    While check() refuses, refuse the login without verifying the password and without calling
-    failed(): an attacker then cannot lengthen a lock, so no lock outlasts `max_lock`.
-    Works on any RateLimiter; with Redis, all API replicas see the same counts.
-    """
+    # While check() refuses, refuse the login without verifying the password and without
+    # calling failed(): an attacker then cannot lengthen a lock, so none outlasts `max_lock`.
+    # Works on any RateLimiter; with Redis, all API replicas see the same counts.
 
     def __init__(self, limiter: RateLimiter, policy: LockoutPolicy | None = None) -> None:
         self._limiter = limiter
@@ -76,11 +78,9 @@ class LoginGuard:
         return Decision(wait == 0, wait, max(0, left))
 
     async def succeeded(self, account: str, ip: str) -> None:
-        """Clear the account's failures and lock.
-
-        The address keeps its count: otherwise an attacker could log into an account of their
-        own between guesses at other people's and never reach the per-address limit.
-        """
+        """Clear the account's failures and lock (not the address's: see below)."""
+        # Otherwise an attacker could log into an account of their own between guesses at
+        # other people's and never reach the per-address limit.
         account_key, _ = _keys(account, ip)
         await self._limiter.reset(account_key)
 

@@ -17,12 +17,11 @@ class _Entry(NamedTuple):
 
 
 class MemoryRateLimiter:
-    """Token buckets in a dict of at most `max_keys` entries, least recently used evicted first.
+    """Buckets, counters and blocks in at most `max_keys` entries, least recently used first out."""
 
-    Entries expire when a bucket is full again, a counter is forgotten or a block ends. Only
-    when more than `max_keys` keys are live at once does eviction lose state (a bucket starts
-    full again): the price of a bound that an attacker inventing keys cannot push.
-    """
+    # Entries expire when a bucket is full again, a counter is forgotten or a block ends. Only
+    # when more than `max_keys` keys are live at once does eviction lose state (a bucket starts
+    # full again): the price of a bound that an attacker inventing keys cannot push.
 
     def __init__(
         self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic

@@ -53,15 +53,13 @@ return {allowed, string.format('%.6f', retry), math.floor(tokens)}
 
 
 class RedisRateLimiter:
-    """Token buckets in Redis under `prefix`; what happens when Redis is down is a choice.
+    """Buckets, counters and blocks in Redis under `prefix`, shared by every replica."""
 
-    fail_open=True (the default, right for general API traffic): while Redis is unreachable,
-    requests are let through and a warning is logged once per outage; an outage of the cache
-    must not become an outage of the API. fail_open=False refuses instead (Retry-After: the
-    pause), for limits that protect something more valuable than availability.
-    After a failure Redis is left alone for `outage_pause` seconds, so an outage costs no
-    connect timeout per request.
-    """
+    # When Redis is unreachable: fail_open=True (the default, right for general API traffic)
+    # lets requests through and logs one warning per outage, since an outage of the cache must
+    # not become an outage of the API; fail_open=False refuses (Retry-After: the pause), for
+    # limits that protect more than availability. After a failure Redis is left alone for
+    # `outage_pause` seconds, so an outage does not cost a connect timeout per request.
 
     def __init__(
         self,

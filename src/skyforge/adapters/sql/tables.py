@@ -108,6 +108,7 @@ oidc_logins = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
+    Column("error", String(500)),
 )
 
 memberships = Table(

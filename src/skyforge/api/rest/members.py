@@ -41,10 +41,8 @@ async def add_member(
     project: str, body: MemberIn, platform: PlatformDep, caller: Caller
 ) -> MemberRead:
     """Give a user a role in the project (project admins and owners)."""
-    m = await platform.bus.handle(AddMember(caller, project, body.email, body.role))
-    return MemberRead(
-        email=body.email.strip().lower(), name="", role=m.role.value, since=m.created_at
-    )
+    m, user = await platform.bus.handle(AddMember(caller, project, body.email, body.role))
+    return MemberRead(email=user.email, name=user.name, role=m.role.value, since=m.created_at)
 
 
 @router.patch("/members/{email}", response_model=MemberRead)
@@ -52,8 +50,8 @@ async def change_member(
     project: str, email: str, body: MemberUpdate, platform: PlatformDep, caller: Caller
 ) -> MemberRead:
     """Change a member's role."""
-    m = await platform.bus.handle(ChangeMember(caller, project, email, body.role))
-    return MemberRead(email=email.lower(), name="", role=m.role.value, since=m.created_at)
+    m, user = await platform.bus.handle(ChangeMember(caller, project, email, body.role))
+    return MemberRead(email=user.email, name=user.name, role=m.role.value, since=m.created_at)
 
 
 @router.delete("/members/{email}", status_code=204)

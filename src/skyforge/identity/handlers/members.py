@@ -34,7 +34,7 @@ async def _manage(
 
 async def add_member(
     cmd: AddMember, uow: IdentityUnitOfWork, project_id_of: ProjectIdOf
-) -> Membership:
+) -> tuple[Membership, User]:
     """Give a user a role in a project."""
     role = _role(cmd.role)
     project_id, granter, user = await _manage(cmd.by, cmd.project, cmd.email, uow, project_id_of)
@@ -47,12 +47,12 @@ async def add_member(
         await uow.memberships.save(membership)
         uow.emit(MemberAdded(project=cmd.project, email=user.email, role=role.value))
         await uow.commit()
-    return membership
+    return membership, user
 
 
 async def change_member(
     cmd: ChangeMember, uow: IdentityUnitOfWork, project_id_of: ProjectIdOf
-) -> Membership:
+) -> tuple[Membership, User]:
     """Change a member's role; the last owner stays an owner."""
     role = _role(cmd.role)
     project_id, granter, user = await _manage(cmd.by, cmd.project, cmd.email, uow, project_id_of)
@@ -71,7 +71,7 @@ async def change_member(
             )
         )
         await uow.commit()
-    return membership
+    return membership, user
 
 
 async def remove_member(

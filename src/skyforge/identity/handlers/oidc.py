@@ -15,7 +15,7 @@ from skyforge.identity.model import OidcLogin, User, hash_token, new_secret, nor
 from skyforge.identity.ports import IdentityUnitOfWork, OidcIdentity, OidcProvider, TokenSigner
 from skyforge.identity.settings import IdentitySettings
 from skyforge.kernel.clock import now
-from skyforge.kernel.errors import Forbidden, Invalid, NotFound, Unauthorized
+from skyforge.kernel.errors import Forbidden, Invalid, NotFound, SkyforgeError, Unauthorized
 from skyforge.kernel.ids import new_id
 
 LOGIN_TTL = timedelta(minutes=10)
@@ -80,10 +80,18 @@ async def finish_login(
         if login is None or login.expires_at <= at or not await uow.oidc_logins.spend(login.id, at):
             raise Unauthorized("this login is unknown, expired or already used; start again")
         await uow.commit()
-    claims = await provider.finish(
-        params, expected_state=state, nonce=login.nonce, code_verifier=login.code_verifier
-    )
-    user = await _user_for(claims, uow)
+    try:
+        claims = await provider.finish(
+            params, expected_state=state, nonce=login.nonce, code_verifier=login.code_verifier
+        )
+        user = await _user_for(claims, uow)
+    except SkyforgeError as exc:
+        if login.poll_hash is not None:  # the waiting terminal learns why at its next poll
+            async with uow:
+                login.error = exc.detail[:500]
+                await uow.oidc_logins.save(login)
+                await uow.commit()
+        raise
     if login.poll_hash is not None:
         async with uow:
             login.user_id, login.used_at = user.id, at
@@ -103,6 +111,10 @@ async def poll_login(
         login = await uow.oidc_logins.by_poll(hash_token(poll_token))
         if login is None or login.expires_at <= now():
             raise Unauthorized("this login is unknown or expired; start again")
+        if login.error is not None:
+            await uow.oidc_logins.delete(login.id)
+            await uow.commit()
+            raise Forbidden(login.error)
         if login.user_id is None:
             return None
         user = await uow.users.get(login.user_id)

@@ -118,7 +118,7 @@ async def end_session(token: str, uow: IdentityUnitOfWork) -> None:
     async with uow:
         found = await uow.refresh_tokens.by_hash(hash_token(token or ""))
         if found is None:
-            raise Unauthorized("the refresh token is not valid")
+            return  # unknown or already gone: logging out twice is not an error
         await uow.refresh_tokens.revoke_family(found.family_id, now())
         uow.emit(SessionRevoked(user_id=found.user_id, reason="logged out"))
         await uow.commit()
