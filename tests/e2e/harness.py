@@ -86,10 +86,12 @@ class SkyForge:
             "SKYFORGE_STOP_GRACE": "3",
         }
 
-    def start(self, admin_token: str | None = TOKEN) -> None:
+    def start(
+        self, admin_token: str | None = TOKEN, extra_env: dict[str, str] | None = None
+    ) -> None:
         """Start `skyforge up`; admin_token=None lets it generate one."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = self.env
+        env = {**self.env, **(extra_env or {})}
         if admin_token is None:
             env.pop("SKYFORGE_ADMIN_TOKEN")
         with open(self.data_dir / "up.log", "ab") as log:  # the child keeps its own copy
