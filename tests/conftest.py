@@ -50,6 +50,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         edge="null",
         admin_token=TOKEN,
         reconcile_interval=0.2,
+        login_lock_seconds=1.0,
     )
 
 

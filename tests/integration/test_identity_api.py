@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import update
 from tests.integration.conftest import PASSWORD, People
 
-from skyforge.adapters.sql.tables import api_tokens
+from skyforge.adapters.sql.tables import api_tokens, signing_keys
 from skyforge.bootstrap import Platform
 from skyforge.kernel.clock import now
 
@@ -216,6 +217,12 @@ async def test_wrong_passwords_are_locked_out_for_a_while_not_for_ever(
     )
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) >= 1
+    await asyncio.sleep(1.1)  # the lock ends (1 s in these tests): the right password works
+    assert (
+        await anon.post(
+            "/api/v1/auth/login", json={"email": "hank@example.com", "password": PASSWORD}
+        )
+    ).status_code == 200
     unknown = await anon.post(
         "/api/v1/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}
     )
@@ -229,3 +236,23 @@ async def test_wrong_passwords_are_locked_out_for_a_while_not_for_ever(
         ).json()["detail"]
     )
     _ = httpx
+
+
+async def test_signing_keys_rotate_with_overlap(people: People, platform: Platform) -> None:
+    await people.sign_up("kim@example.com")
+    old = (await people.login("kim@example.com"))["access_token"]
+    async with platform.engine.begin() as conn:  # the key's signing time is over
+        await conn.execute(update(signing_keys).values(retire_at=now() - timedelta(seconds=1)))
+    new = (await people.login("kim@example.com"))["access_token"]
+    kids = {k["kid"] for k in (await people.client().get("/.well-known/jwks.json")).json()["keys"]}
+    assert len(kids) == 2  # the old key stays published while its tokens may live
+    for token in (old, new):
+        assert (await people.client(token).get("/api/v1/me")).status_code == 200
+    async with platform.engine.begin() as conn:  # ... and leaves once they have all expired
+        await conn.execute(
+            update(signing_keys)
+            .where(signing_keys.c.retire_at < now())
+            .values(expire_at=now() - timedelta(seconds=1))
+        )
+    assert (await people.client(old).get("/api/v1/me")).status_code == 401
+    assert (await people.client(new).get("/api/v1/me")).status_code == 200
