@@ -106,3 +106,10 @@ async def test_health_readiness_metrics_and_openapi_are_served(api: httpx.AsyncC
     assert 'route="/api/v1/projects"' in metrics
     spec = (await api.get("/openapi.json")).json()
     assert "/api/v1/projects/{project}/services/{service}/deploys" in spec["paths"]
+
+
+async def test_the_portal_front_page_says_how_to_start(api: httpx.AsyncClient) -> None:
+    page = await api.get("/", headers={"Authorization": ""})
+    assert page.status_code == 200
+    assert "skyforge login --url http://skyforge.test" in page.text
+    assert page.headers["x-frame-options"] == "DENY"

@@ -15,6 +15,7 @@ from skyforge.api import errors, metrics, security
 from skyforge.api.context import RequestContextMiddleware
 from skyforge.api.rest import deploys, identity, members, projects, services
 from skyforge.bootstrap import Platform
+from skyforge.web import pages
 
 
 def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI:
@@ -63,6 +64,7 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     for module in (identity, projects, members, services, deploys):
         app.include_router(module.router)
     app.include_router(identity.wellknown)
+    app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

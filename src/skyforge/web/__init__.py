@@ -1,0 +1,1 @@
+"""The web portal, served by the API process (server-rendered)."""
