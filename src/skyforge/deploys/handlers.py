@@ -39,7 +39,7 @@ from skyforge.deploys.ports import (
 from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Conflict, Invalid, NotFound, StepFailed
 from skyforge.kernel.ids import new_id
-from skyforge.kernel.logs import LogSink
+from skyforge.kernel.logs import LogSink, StoredLog
 from skyforge.services.events import ConfigVarsChanged
 
 JOB_KIND = "deploy"
@@ -138,7 +138,7 @@ class Pipeline:
     rollout_timeout: float
 
 
-async def execute_deploy(deploy_id: str, log: LogSink, p: Pipeline) -> None:
+async def execute_deploy(deploy_id: str, log: StoredLog, p: Pipeline) -> None:
     """Build (or reuse a build), make the release, run its release phase and roll it out."""
     async with p.uow() as uow:
         deploy = await uow.deploys.get(deploy_id)
@@ -264,11 +264,13 @@ async def _finish(
     service: ServiceRef | None,
     status: str,
     error: str | None,
-    log: LogSink,
+    log: StoredLog,
     release: Release | None = None,
 ) -> None:
     if error:
         log(f" !     Deploy {status}: {error}")
+    # Every line is stored before the status says "finished": a follower reads to the end.
+    await log.flush()
     async with p.uow() as uow:
         stored = await uow.deploys.get(deploy.id)
         if stored is None:

@@ -23,6 +23,7 @@ class DeployLogWriter:
         self._pending: list[str] = []
         self._next_seq = 1
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
 
     async def __aenter__(self) -> DeployLogWriter:
         async with self._uow() as uow:
@@ -42,13 +43,16 @@ class DeployLogWriter:
             self._pending.append(part[:MAX_LINE])
 
     async def flush(self) -> None:
-        lines, self._pending = self._pending, []
-        if not lines:
-            return
-        first, self._next_seq = self._next_seq, self._next_seq + len(lines)
-        async with self._uow() as uow:
-            await uow.deploy_logs.append(self._deploy_id, first, lines)
-            await uow.commit()
+        """Store the pending lines. One flush at a time: readers follow the sequence numbers,
+        so a later batch must never commit before an earlier one."""
+        async with self._flushing:
+            lines, self._pending = self._pending, []
+            if not lines:
+                return
+            first, self._next_seq = self._next_seq, self._next_seq + len(lines)
+            async with self._uow() as uow:
+                await uow.deploy_logs.append(self._deploy_id, first, lines)
+                await uow.commit()
 
     async def _flush_forever(self) -> None:
         while True:
