@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from skyforge.adapters.builders.stack import StackBuilder
@@ -24,6 +24,7 @@ from skyforge.adapters.ratelimit import (
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
+from skyforge.bootstrap_secrets import SecretsWiring
 from skyforge.builds import handlers as builds
 from skyforge.builds.model import Build
 from skyforge.config import Settings
@@ -56,6 +57,7 @@ from skyforge.projects.events import ProjectCreated
 from skyforge.runtimes.base import Runtime
 from skyforge.runtimes.deployer import RuntimeDeployer
 from skyforge.runtimes.null import NullRuntime
+from skyforge.secrets.events import SecretChanged
 from skyforge.services import handlers as services
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
 from skyforge.services.events import (
@@ -108,6 +110,7 @@ class Platform:
         self.edge = RouteBook(self._edge())
         self.runtime = self._runtime(self.edge)
         self.locks = ServiceLocks()
+        self.secrets = SecretsWiring(settings, self.uow)
         self.store = SqlJobStore(self.engine)
         self.jobs = JobRunner(self.store, {deploys.JOB_KIND: _DeployJob(self)})
         self.reconciler = Reconciler(
@@ -117,6 +120,7 @@ class Platform:
             self.locks,
             interval=settings.reconcile_interval,
             rollout_timeout=settings.rollout_timeout,
+            secret_values=self.secrets.values,
         )
         self.pipeline = deploys.Pipeline(
             uow=self.uow,
@@ -129,6 +133,8 @@ class Platform:
             service_lock=self.locks,
             release_timeout=settings.release_timeout,
             rollout_timeout=settings.rollout_timeout,
+            secret_refs=self.secrets.refs,
+            secret_values=self.secrets.values,
         )
         self.identity = IdentitySettings(issuer=settings.api_url, admin_email=settings.admin_email)
         self.oidc = self._oidc()
@@ -208,6 +214,7 @@ class Platform:
             AddMember: lambda c: members.add_member(c, self.uow(), self.project_id_of),
             ChangeMember: lambda c: members.change_member(c, self.uow(), self.project_id_of),
             RemoveMember: lambda c: members.remove_member(c, self.uow(), self.project_id_of),
+            **self.secrets.commands(),
         }
 
     def _events(self) -> dict[type[Event], list[Callable[[Any], Any]]]:
@@ -229,6 +236,7 @@ class Platform:
             ReleaseCreated: [
                 lambda e: services.on_release_created(e, self.uow(), self._release_config)
             ],
+            SecretChanged: [lambda e: deploys.on_secret_changed(e, self.uow(), self._services_of)],
         }
 
     # -- ports filled with other contexts' queries --------------------------------------------
@@ -255,6 +263,15 @@ class Platform:
         async with self.uow() as uow:
             service = await uow.services.by_id(service_id)
         return None if service is None else service_ref(service)
+
+    async def _services_of(self, project: str, name: str | None) -> list[ServiceRef]:
+        """The services a secret change concerns: the one named, or all of the project."""
+        async with self.uow() as uow:
+            if name is not None:
+                found = [s for s in [await uow.services.get(project, name)] if s is not None]
+            else:
+                found = [s for s in await uow.services.all() if s.project == project]
+        return [service_ref(s) for s in found]
 
     async def process_types(self, service_id: str) -> set[str] | None:
         async with self.uow() as uow:
@@ -311,6 +328,7 @@ class Platform:
         Returns the admin token when it was generated now (to print once).
         """
         await migrate(self.engine, self.settings.data_dir.resolve())
+        await self.secrets.check_keys()
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()
@@ -340,7 +358,14 @@ class _DeployJob:
 
     async def run(self, subject_id: str) -> None:
         async with DeployLogWriter(self.platform.uow, subject_id) as log:
-            await deploys.execute_deploy(subject_id, log, self.platform.pipeline)
+
+            async def masked_values(service: ServiceRef, refs: dict[str, int]) -> dict[str, str]:
+                values = await self.platform.secrets.values(service, refs)
+                log.mask(values.values())  # before any process of the release sees them
+                return values
+
+            pipeline = replace(self.platform.pipeline, secret_values=masked_values)
+            await deploys.execute_deploy(subject_id, log, pipeline)
         self.platform.reconciler.wake()
 
     async def should_cancel(self, subject_id: str) -> bool:

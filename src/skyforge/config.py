@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     oidc_client_secret: str | None = None
     oidc_redirect_url: str | None = None  # default: {api_url}/api/v1/auth/oidc/callback
     admin_email: str = "admin@skyforge.local"
+    # Secrets' master key: base64 of 32 bytes; unset, a key file in the data dir. The NEW one is
+    # set on every replica during a rotation (see README, "Secrets").
+    master_key: SecretStr | None = None
+    master_key_new: SecretStr | None = None
     login_lock_seconds: float = Field(60.0, gt=0)  # the first lock-out; it doubles, max 15 min
     # Secure defaults of the HTTP API.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "https://a,..."

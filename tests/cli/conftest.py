@@ -31,6 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         edge="null",
         admin_token=TOKEN,
         api_port=free_port(),
+        rate_auth_burst=10_000,  # these tests log in often from one address on purpose
         reconcile_interval=0.2,
     )
     with api_server(settings) as url:

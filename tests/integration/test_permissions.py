@@ -24,6 +24,8 @@ CALLS: dict[str, tuple[str, str, Any]] = {
     "service.logs": ("GET", "/services/web/logs", None),
     "config.read": ("GET", "/services/web/env", None),
     "config.write": ("PATCH", "/services/web/env", {"A": "1"}),
+    "secret.read": ("GET", "/secrets/API_KEY/value", None),
+    "secret.write": ("PUT", "/secrets/NEW_KEY", {"value": "s3cret"}),
     "member.read": ("GET", "/members", None),
     "member.manage": ("POST", "/members", {"email": "bystander@example.com", "role": "viewer"}),
     "audit.read": ("GET", "/audit", None),
@@ -57,6 +59,7 @@ async def test_a_member_may_do_exactly_what_their_role_allows(
         assert (await people.admin.post("/api/v1/projects", json={"name": project})).is_success
         service = {"name": "web", "source": {"git": str(static_repo)}}
         await people.admin.post(f"/api/v1/projects/{project}/services", json=service)
+        await people.admin.put(f"/api/v1/projects/{project}/secrets/API_KEY", json={"value": "k"})
         added = await people.admin.post(
             f"/api/v1/projects/{project}/members",
             json={"email": f"{role.value}@example.com", "role": role.value},

@@ -14,6 +14,7 @@ from skyforge.adapters.ratelimit import Rule
 from skyforge.api import errors, metrics, security
 from skyforge.api.context import RequestContextMiddleware
 from skyforge.api.rest import deploys, identity, members, projects, services
+from skyforge.api.rest import secrets as secret_routes
 from skyforge.bootstrap import Platform
 from skyforge.web import pages
 
@@ -64,6 +65,8 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     for module in (identity, projects, members, services, deploys):
         app.include_router(module.router)
     app.include_router(identity.wellknown)
+    app.include_router(secret_routes.router)
+    app.include_router(secret_routes.keys)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])

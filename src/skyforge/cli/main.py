@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
+from skyforge.cli import secrets as secret_commands
 
 app = typer.Typer(
     help="SkyForge: from a git repository to a running app at a URL.", no_args_is_help=True
@@ -31,6 +32,7 @@ app.command()(deploys.releases)
 app.command()(deploys.rollback)
 app.command()(services.scale)
 app.add_typer(env.app, name="env")
+app.add_typer(secret_commands.app, name="secrets")
 app.command()(logs.logs)
 app.command("open")(services.open_service)
 app.add_typer(members.app, name="members")

@@ -33,13 +33,17 @@ from skyforge.deploys.ports import (
     FindService,
     GetBuild,
     RunBuild,
+    SecretRefs,
+    SecretValues,
     ServiceById,
     ServiceRef,
+    ServicesOf,
 )
 from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Conflict, Invalid, NotFound, StepFailed
 from skyforge.kernel.ids import new_id
 from skyforge.kernel.logs import LogSink, StoredLog
+from skyforge.secrets.events import SecretChanged
 from skyforge.services.events import ConfigVarsChanged
 
 JOB_KIND = "deploy"
@@ -122,6 +126,18 @@ async def on_config_changed(
         await uow.commit()
 
 
+async def on_secret_changed(
+    event: SecretChanged, uow: DeploysUnitOfWork, services_of: ServicesOf
+) -> None:
+    """A secret changed: roll out a new release of every deployed service that sees it."""
+    concerned = await services_of(event.project, event.service)
+    async with uow:
+        for service in concerned:
+            if await uow.releases.current(service.id) is not None:
+                await _queue(uow, service, "config")
+        await uow.commit()
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """What running a deploy needs, wired by bootstrap."""
@@ -136,6 +152,8 @@ class Pipeline:
     service_lock: Callable[[str], AbstractAsyncContextManager[object]]
     release_timeout: float
     rollout_timeout: float
+    secret_refs: SecretRefs
+    secret_values: SecretValues
 
 
 async def execute_deploy(deploy_id: str, log: StoredLog, p: Pipeline) -> None:
@@ -151,9 +169,9 @@ async def execute_deploy(deploy_id: str, log: StoredLog, p: Pipeline) -> None:
     if service is None:
         return await _finish(p, deploy, None, FAILED, "the service was deleted", log)
     try:
-        build, config, description = await _artifact(p, deploy, service, log)
+        build, config, refs, description = await _artifact(p, deploy, service, log)
         async with p.service_lock(service.id):
-            release = await _rollout(p, deploy, service, build, config, description, log)
+            release = await _rollout(p, deploy, service, build, config, refs, description, log)
     except StepFailed as exc:
         return await _finish(p, deploy, service, FAILED, exc.detail, log)
     except asyncio.CancelledError:
@@ -173,8 +191,10 @@ async def execute_deploy(deploy_id: str, log: StoredLog, p: Pipeline) -> None:
 
 async def _artifact(
     p: Pipeline, deploy: Deploy, service: ServiceRef, log: LogSink
-) -> tuple[BuildRef, dict[str, str], str]:
-    """The build and config of the release to make."""
+) -> tuple[BuildRef, dict[str, str], dict[str, int], str]:
+    """The build, config vars and secret references of the release to make."""
+    # Taken before the build, like the config vars: a later change queues its own deploy.
+    refs = await p.secret_refs(service) if deploy.kind != "rollback" else {}
     if deploy.kind == "build":
         build = await p.run_build(service, log)
         async with p.uow() as uow:
@@ -184,21 +204,29 @@ async def _artifact(
                 stored.status = DEPLOYING
                 await uow.deploys.save(stored)
                 await uow.commit()
-        return build, dict(service.config), f"Deploy of {service.branch}"
+        return build, dict(service.config), refs, f"Deploy of {service.branch}"
     async with p.uow() as uow:
         if deploy.kind == "rollback" and deploy.target_release_id:
             source = await uow.releases.get(deploy.target_release_id)
             config = dict(source.config) if source else {}
+            refs = dict(source.secrets) if source else {}
             description = f"Rollback to v{source.version}" if source else ""
         else:
             source = await uow.releases.current(service.id)
-            config, description = dict(service.config), "Config vars changed"
+            config = dict(service.config)
+            description = _what_changed(source, config, refs)
     if source is None:
         raise StepFailed("the release to start from no longer exists")
     reused = await p.get_build(source.build_id)
     if reused is None:
         raise StepFailed(f"the build of v{source.version} is gone; deploy again")
-    return reused, config, description
+    return reused, config, refs, description
+
+
+def _what_changed(source: Release | None, config: dict[str, str], refs: dict[str, int]) -> str:
+    if source is not None and source.config == config and source.secrets != refs:
+        return "Secrets changed"
+    return "Config vars changed"
 
 
 async def _rollout(
@@ -207,20 +235,22 @@ async def _rollout(
     service: ServiceRef,
     build: BuildRef,
     config: dict[str, str],
+    refs: dict[str, int],
     description: str,
     log: LogSink,
 ) -> Release:
     async with p.uow() as uow:
         current = await uow.releases.current(service.id)
     version = (current.version if current else 0) + 1
-    release = Release(new_id(), service.id, version, build.id, config, description, now())
+    release = Release(new_id(), service.id, version, build.id, config, description, now(), refs)
+    secrets = await p.secret_values(service, refs)  # decrypted for the runtime, never stored
     if "release" in build.process_types:
         log("-----> Running release phase")
         async with _step("release phase", p.release_timeout):
-            await p.deployer.release_phase(service, release, build, log)
+            await p.deployer.release_phase(service, release, build, log, secrets)
     log(f"-----> Rolling out v{version}")
     async with _step("rollout", p.rollout_timeout):
-        await p.deployer.rollout(service, release, build, log)
+        await p.deployer.rollout(service, release, build, log, secrets)
     async with p.uow() as uow:
         await uow.releases.add(release)
         uow.emit(

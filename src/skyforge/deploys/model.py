@@ -22,6 +22,8 @@ class Release:
     config: dict[str, str]
     description: str
     created_at: datetime
+    # NAME -> version of the secrets it runs with: references only, resolved at rollout.
+    secrets: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

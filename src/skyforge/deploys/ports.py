@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -82,15 +82,31 @@ FindService = Callable[[str, str], Awaitable[ServiceRef]]  # (project, name), No
 ServiceById = Callable[[str], Awaitable[ServiceRef | None]]
 RunBuild = Callable[[ServiceRef, LogSink], Awaitable[BuildRef]]  # raises StepFailed
 GetBuild = Callable[[str], Awaitable[BuildRef | None]]
+# Filled from the secrets context. The NAME -> current version of the secrets a service sees
+# (what a new release snapshots); the plaintext of a release's references, at rollout only
+# (StepFailed when one no longer exists); the services a secret change concerns.
+SecretRefs = Callable[[ServiceRef], Awaitable[dict[str, int]]]
+SecretValues = Callable[[ServiceRef, dict[str, int]], Awaitable[dict[str, str]]]
+ServicesOf = Callable[[str, str | None], Awaitable[list[ServiceRef]]]  # (project, service?)
 
 
 class Deployer(Protocol):
     """Runs releases (a runtime, seen from deploys). Failures raise kernel StepFailed."""
 
     async def release_phase(
-        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+        self,
+        service: ServiceRef,
+        release: Release,
+        build: BuildRef,
+        log: LogSink,
+        secrets: Mapping[str, str] | None = None,
     ) -> None: ...
 
     async def rollout(
-        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+        self,
+        service: ServiceRef,
+        release: Release,
+        build: BuildRef,
+        log: LogSink,
+        secrets: Mapping[str, str] | None = None,
     ) -> None: ...

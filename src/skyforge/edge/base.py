@@ -8,10 +8,18 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Route:
-    """Requests for any of `hostnames` go to the upstreams registered under `key`."""
+    """Requests for any of `hostnames` go to the upstreams registered under `key`.
+
+    `tls`: those of the hostnames also served over HTTPS (a certificate is obtained for each);
+    `redirect_https`: those of `tls` whose plain HTTP requests are redirected to HTTPS. Both are
+    hostnames, not flags, as one route mixes generated names (`web.shop.localhost`, plain HTTP
+    by contract) with custom domains.
+    """
 
     key: str  # "{project}.{service}"
     hostnames: tuple[str, ...]
+    tls: tuple[str, ...] = ()
+    redirect_https: tuple[str, ...] = ()
 
 
 class EdgeRouter(Protocol):
@@ -29,4 +37,11 @@ class EdgeRouter(Protocol):
 
         Must not drop requests in flight or reset keep-alive client connections when only the
         addresses change (a rollout). An empty list answers with a 503 page.
+        """
+
+    async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
+        """Serve exactly these ownership tokens ({hostname: token}), routed hostnames or not.
+
+        GET /.well-known/skyforge/<token> with that Host answers 200 and the token, before any
+        redirect to HTTPS. Changing them must not reset client connections either.
         """

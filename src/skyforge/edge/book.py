@@ -35,6 +35,9 @@ class RouteBook:
     async def set_upstreams(self, key: str, addresses: list[str]) -> None:
         await self.edge.set_upstreams(key, addresses)
 
+    async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
+        await self.edge.set_verification_tokens(tokens)
+
     async def _apply(self) -> None:
         merged = {**self._runtime, **self._services}
         routes = [merged[k] for k in sorted(merged)]

@@ -7,6 +7,9 @@ its slots, see caddy_config): upstream addresses live in per-slot files that Cad
 request, so rollouts, scaling and a route's first release just replace those files.
 The desired state is kept in data_dir/edge/state.json, so a control plane that was killed
 and restarted adopts the running Caddy with a byte-identical config: no reload at all.
+With an HTTPS port, hostnames of routes asking for TLS are also served there (see caddy_tls);
+adding or removing one reloads, as adding a route does. Ownership tokens are files under
+data_dir/edge-tokens, read per request like the slots: registering one never reloads.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from skyforge.edge import caddy_state, validate
+from skyforge.edge import caddy_state, caddy_tls, validate
 from skyforge.edge.base import Route
 from skyforge.edge.caddy_config import bootstrap_config, build_config, encode, unix_address
 from skyforge.edge.caddy_process import (
@@ -27,6 +30,7 @@ from skyforge.edge.caddy_process import (
     find_binary,
     listening_sockets,
     read_pidfile,
+    serves_certificate,
     spawn,
     write_pidfile,
 )
@@ -37,6 +41,7 @@ __all__ = ["CaddyEdge", "CaddyError"]
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
+CERT_TIMEOUT = 5.0  # for the internal CA, which signs in milliseconds
 
 
 class CaddyEdge:
@@ -48,6 +53,9 @@ class CaddyEdge:
         edge_port: int,
         edge_host: str = "127.0.0.1",
         *,
+        https_port: int | None = None,
+        acme_email: str | None = None,
+        acme_ca: str | None = None,
         binary: Path | None = None,
     ) -> None:
         data_dir = data_dir.resolve()  # absolute: its paths go into the config
@@ -61,6 +69,7 @@ class CaddyEdge:
         self._unavailable = unix_address(self.unavailable_socket)
         self.log_path = data_dir / "logs" / "caddy.log"
         self.edge_host, self.edge_port = edge_host, edge_port
+        self.https_port = https_port  # None: no HTTPS listener, every host plain HTTP
         self.adopted = False  # whether start() found a Caddy already running and kept it
         self._binary = binary
         self._listen = (
@@ -68,6 +77,12 @@ class CaddyEdge:
         )
         self._pidfile = data_dir / "run" / "caddy.pid"
         self._edge_dir = data_dir / "edge"
+        # Two levels down: a Host of ".." makes Caddy look in edge-tokens/, which holds no token.
+        self.tokens_dir = data_dir / "edge-tokens" / "hosts"
+        self._https = caddy_tls.settings(
+            data_dir, edge_host, edge_port, https_port, acme_email=acme_email, acme_ca=acme_ca
+        )
+        self._awaited: set[str] = set()  # TLS hostnames whose certificate was waited for
         self._state_file = self._edge_dir / "state.json"
         self._state = caddy_state.EdgeState()
         self._process: CaddyProcess | None = None
@@ -84,7 +99,12 @@ class CaddyEdge:
     @property
     def routes(self) -> list[Route]:
         """The routed hosts (hostnames lowercased), by key."""
-        return [Route(key, names) for key, names in sorted(self._state.routes.items())]
+        return self._state.route_list()
+
+    @property
+    def ca_root(self) -> Path:
+        """The root certificate of Caddy's internal CA, which clients trust for local HTTPS."""
+        return caddy_tls.ca_root(caddy_tls.storage_dir(self.data_dir))
 
     @property
     def upstreams(self) -> dict[str, list[str]]:
@@ -121,12 +141,20 @@ class CaddyEdge:
     async def set_routes(self, routes: list[Route]) -> None:
         """Make the routed set of hosts exactly `routes`; reload Caddy only if that changes."""
         desired = validate.routes(routes)
+        tls, redirect = validate.secure_hostnames(routes)
         async with self._lock:
-            if desired != self._state.routes:
-                self._state.routes = desired
-                self._state.size_slots()
+            state = self._state
+            if (desired, tls, redirect) != (state.routes, state.tls, state.redirect_https):
+                state.routes, state.tls, state.redirect_https = desired, tls, redirect
+                state.size_slots()
                 self._save()
             await self._apply()
+
+    async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
+        """Serve exactly these tokens ({hostname: token}): files, so no reload."""
+        valid = validate.tokens(tokens)
+        async with self._lock:
+            caddy_state.write_tokens(self.tokens_dir, valid)
 
     async def set_upstreams(self, key: str, addresses: list[str]) -> None:
         """Point the route's slots at `addresses`; reload Caddy only if it outgrows its slots."""
@@ -191,6 +219,10 @@ class CaddyEdge:
                 edge_dir=self._edge_dir,
                 routes=self._state.routes,
                 slots=self._state.slots,
+                tls=self._state.tls,
+                redirect_https=self._state.redirect_https,
+                https=self._https,
+                tokens_dir=self.tokens_dir,
             )
         )
         if self._client is None or config == self._loaded:
@@ -202,23 +234,40 @@ class CaddyEdge:
             raise CaddyError(f"caddy does not answer on {self.admin_socket}")
         if response.status_code != 200:
             if "address already in use" in response.text:
-                raise CaddyError(f"the edge port {self._listen} is already in use")
+                listens = [self._listen, *([self._https.listen] if self._https else [])]
+                raise CaddyError(f"an edge port ({', '.join(listens)}) is already in use")
             raise CaddyError(f"caddy rejected the config: {response.text.strip()}")
         self._loaded = config
         caddy_state.remove_unused_slots(self._edge_dir, self._state)
         self._slots_written &= self._state.slots.keys()
         await self._settle()
+        await self._await_certificates()
 
     async def _settle(self) -> None:
-        """Wait (briefly) until the listener of the replaced config is closed."""
+        """Wait (briefly) until the listeners of the replaced config are closed."""
         # A reload binds a new SO_REUSEPORT socket and closes the old one just after /load
         # answers; a connection the kernel queued on the old one then is reset. Returning only
         # once it is gone keeps the caller's next request (a health check, a test) out of it.
         deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
-            if listening_sockets(self.edge_host, self.edge_port) <= 1:
-                return
-            await asyncio.sleep(0.005)
+        for port in (self.edge_port, self.https_port):
+            while port is not None and time.monotonic() < deadline:
+                if listening_sockets(self.edge_host, port) <= 1:
+                    break
+                await asyncio.sleep(0.005)
+
+    async def _await_certificates(self) -> None:
+        """Return once new TLS hostnames are served (Caddy has the certificates signed async)."""
+        if self._https is None:
+            return
+        self._awaited &= set(self._state.tls)
+        # The internal CA's only, each once: ACME can take minutes, or fail for good.
+        for name in caddy_tls.internal_names(self._https, self._state.tls):
+            if name in self._awaited:
+                continue
+            self._awaited.add(name)
+            port, ca = self._https.port, self.ca_root
+            if not await serves_certificate(self.edge_host, port, name, ca, within=CERT_TIMEOUT):
+                log.warning("caddy serves no certificate for %s: %s", name, self._log_tail())
 
     async def _admin_answers(self, *, within: float) -> bool:
         response = await self._admin("GET", "/config/", within=within)
@@ -250,6 +299,7 @@ class CaddyEdge:
         if self._client is not None:
             await self._client.aclose()
         self._process, self._client, self._loaded = None, None, None
+        self._awaited.clear()
         self._slots_written.clear()  # checked again on the next start, whoever wrote them since
 
     def _write_slots(self, key: str) -> None:

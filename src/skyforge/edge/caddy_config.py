@@ -10,9 +10,11 @@ unix socket, that answers with the 503 page.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from skyforge.edge import caddy_tls
 
 Json = dict[str, Any]
 
@@ -92,17 +94,69 @@ def build_config(
     edge_dir: Path,
     routes: Mapping[str, Sequence[str]],
     slots: Mapping[str, int],
+    tls: Collection[str] = (),
+    redirect_https: Collection[str] = (),
+    https: caddy_tls.Https | None = None,
+    tokens_dir: Path | None = None,
 ) -> Json:
-    """The full config: one route per key with hostnames, then a catch-all 404."""
+    """The full config: one route per key with hostnames, then a catch-all 404.
+
+    With `https`, a second server serves the `tls` hostnames over HTTPS, and plain HTTP
+    requests for `redirect_https` ones are redirected there; without it both are ignored.
+    """
+    secure = set(tls) if https else set()
+    redirected = sorted(set(redirect_https) & secure)
+    tokens = [caddy_tls.token_route(tokens_dir)] if tokens_dir else []
+    # Tokens before the redirect: a hostname is verified over plain HTTP, before its TLS.
+    first = list(tokens)
+    if https and redirected:
+        first.append(caddy_tls.redirect_route(redirected, https.port))
+    servers = {
+        SERVER: {"listen": [listen], **_routing(first, edge_dir, routes, slots)},
+        # Reached only through the slots of routes without upstreams; reverse_proxy passes the
+        # client's Host header on, so the page still names the host that was asked for.
+        UNAVAILABLE_SERVER: {
+            "listen": [unix_address(unavailable_socket)],
+            "routes": [{"handle": [_page(503, PAGE_503)]}],
+        },
+    }
+    for server in servers.values():
+        # Plain HTTP only (h2 and h3 need TLS). Automatic HTTPS would certify every routed
+        # name, .localhost ones included, and redirect them all: TLS is explicit, below.
+        server.update({"protocols": ["h1"], "automatic_https": {"disable": True}})
+    config: Json = {**bootstrap_config(admin_socket), "apps": {"http": {"servers": servers}}}
+    if https:
+        only_secure = {key: [n for n in names if n in secure] for key, names in routes.items()}
+        servers[caddy_tls.TLS_SERVER] = {
+            **caddy_tls.server(https.listen),
+            **_routing(tokens, edge_dir, only_secure, slots),
+            "automatic_https": {"disable": True},
+        }
+        config["apps"].update(caddy_tls.apps(https, secure))
+        config["storage"] = caddy_tls.storage(https)
+    return config
+
+
+def encode(config: Json) -> bytes:
+    """The canonical bytes of a config: equal configs give equal bytes."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _upstreams(edge_dir: Path, key: str, count: int) -> list[Json]:
+    return [{"dial": f"{{file.{slot_file(edge_dir, key, i)}}}"} for i in range(count)]
+
+
+def _routing(
+    first: list[Json], edge_dir: Path, routes: Mapping[str, Sequence[str]], slots: Mapping[str, int]
+) -> Json:
+    """A server's routes (after `first`), its catch-all 404 and its error pages."""
     http_routes = [
         _route(hostnames, _upstreams(edge_dir, key, slots.get(key, MIN_CAPACITY)))
         for key, hostnames in sorted(routes.items())
         if hostnames
     ]
-    http_routes.append({"handle": [_page(404, PAGE_404)]})
-    edge = {
-        "listen": [listen],
-        "routes": http_routes,
+    return {
+        "routes": [*first, *http_routes, {"handle": [_page(404, PAGE_404)]}],
         # Every upstream failed until TRY_DURATION ran out (502), or none was available (503).
         "errors": {
             "routes": [
@@ -113,32 +167,6 @@ def build_config(
             ]
         },
     }
-    # Reached only through the slots of routes without upstreams; reverse_proxy passes the
-    # client's Host header on, so the page still names the host that was asked for.
-    unavailable = {
-        "listen": [unix_address(unavailable_socket)],
-        "routes": [{"handle": [_page(503, PAGE_503)]}],
-    }
-    servers = {
-        name: {
-            **server,
-            # Plain HTTP only (h2 and h3 need TLS); hosts end in .localhost, and automatic
-            # HTTPS would otherwise serve them from Caddy's internal CA and redirect to HTTPS.
-            "protocols": ["h1"],
-            "automatic_https": {"disable": True},
-        }
-        for name, server in ((SERVER, edge), (UNAVAILABLE_SERVER, unavailable))
-    }
-    return {**bootstrap_config(admin_socket), "apps": {"http": {"servers": servers}}}
-
-
-def encode(config: Json) -> bytes:
-    """The canonical bytes of a config: equal configs give equal bytes."""
-    return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _upstreams(edge_dir: Path, key: str, count: int) -> list[Json]:
-    return [{"dial": f"{{file.{slot_file(edge_dir, key, i)}}}"} for i in range(count)]
 
 
 def _route(hostnames: Sequence[str], upstreams: list[Json]) -> Json:

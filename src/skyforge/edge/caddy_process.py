@@ -12,6 +12,7 @@ import ipaddress
 import os
 import shutil
 import signal
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -142,6 +143,27 @@ def listening_sockets(host: str, port: int) -> int:
                 if state == "0A" and local_port == port and wanted in (None, address):
                     count += 1
     return count
+
+
+async def serves_certificate(host: str, port: int, name: str, ca: Path, *, within: float) -> bool:
+    """Whether host:port completes a TLS handshake for `name` with a certificate from `ca`."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            context = ssl.create_default_context(cafile=str(ca))
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=context, server_hostname=name),
+                timeout=max(0.1, deadline - time.monotonic()),
+            )
+        except (OSError, ssl.SSLError, TimeoutError):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)  # the CA, or the certificate, is not there yet
+            continue
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+        return True
 
 
 def _proc_net_address(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:

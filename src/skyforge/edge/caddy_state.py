@@ -29,6 +29,20 @@ class EdgeState:
     routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     upstreams: dict[str, list[str]] = field(default_factory=dict)
     slots: dict[str, int] = field(default_factory=dict)
+    tls: tuple[str, ...] = ()  # the routed hostnames served over HTTPS
+    redirect_https: tuple[str, ...] = ()  # ... and those of them redirected there
+
+    def route_list(self) -> list[Route]:
+        """The routes, as given to set_routes, by key."""
+        return [
+            Route(
+                key,
+                names,
+                tuple(name for name in names if name in self.tls),
+                tuple(name for name in names if name in self.redirect_https),
+            )
+            for key, names in sorted(self.routes.items())
+        ]
 
     def size_slots(self) -> None:
         """Give every routed key enough slots for its upstreams, never fewer than it has."""
@@ -42,7 +56,12 @@ def load(path: Path) -> EdgeState | None:
     """The state saved at `path`; None if there is none or it is unreadable."""
     try:
         saved = json.loads(path.read_text())
-        routes = [Route(key, tuple(names)) for key, names in saved["routes"].items()]
+        # Absent in states saved before TLS was: plain HTTP, as then.
+        tls, redirect = set(saved.get("tls", [])), set(saved.get("redirect_https", []))
+        routes = [
+            Route(key, tuple(names), _among(names, tls), _among(names, redirect))
+            for key, names in saved["routes"].items()
+        ]
         state = EdgeState(
             routes=validate.routes(routes),
             upstreams={
@@ -52,6 +71,7 @@ def load(path: Path) -> EdgeState | None:
             # Absent in states saved before slot counts were: recomputed, and Caddy reloads.
             slots={key: _count(count) for key, count in saved.get("slots", {}).items()},
         )
+        state.tls, state.redirect_https = validate.secure_hostnames(routes)
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, KeyError, AttributeError, Invalid) as error:
@@ -63,7 +83,13 @@ def load(path: Path) -> EdgeState | None:
 
 
 def save(path: Path, state: EdgeState) -> None:
-    saved = {"routes": state.routes, "upstreams": state.upstreams, "slots": state.slots}
+    saved = {
+        "routes": state.routes,
+        "upstreams": state.upstreams,
+        "slots": state.slots,
+        "tls": state.tls,
+        "redirect_https": state.redirect_https,
+    }
     replace(path, json.dumps(saved, sort_keys=True, indent=1))
 
 
@@ -97,6 +123,33 @@ def replace(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def token_file(tokens_dir: Path, hostname: str, token: str) -> Path:
+    """Where the edge finds a token: Caddy's file server maps the Host and path onto it."""
+    return tokens_dir / hostname / ".well-known" / "skyforge" / token
+
+
+def write_tokens(tokens_dir: Path, tokens: dict[str, str]) -> None:
+    """Make the token files exactly `tokens` (validated): new ones first, then the rest go."""
+    wanted = {token_file(tokens_dir, name, token) for name, token in tokens.items()}
+    for path in sorted(wanted):
+        if not path.is_file():
+            replace(path, path.name)
+    if not tokens_dir.is_dir():
+        return
+    for host in tokens_dir.iterdir():
+        folder = host / ".well-known" / "skyforge"
+        files = list(folder.iterdir()) if folder.is_dir() else []
+        for path in files:
+            if path not in wanted:
+                path.unlink(missing_ok=True)
+        if not any(path in wanted for path in files):
+            shutil.rmtree(host, ignore_errors=True)
+
+
+def _among(names: list[str], chosen: set[str]) -> tuple[str, ...]:
+    return tuple(name for name in names if name in chosen)
 
 
 def _count(value: object) -> int:

@@ -9,6 +9,7 @@ class NullEdge:
     def __init__(self) -> None:
         self.routes: list[Route] = []
         self.upstreams: dict[str, list[str]] = {}
+        self.tokens: dict[str, str] = {}
 
     async def start(self) -> None:
         return None
@@ -21,3 +22,6 @@ class NullEdge:
 
     async def set_upstreams(self, key: str, addresses: list[str]) -> None:
         self.upstreams[key] = list(addresses)
+
+    async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
+        self.tokens = dict(tokens)

@@ -13,6 +13,8 @@ from skyforge.kernel.errors import Invalid
 # A route key names a directory: it starts with a letter or digit, so it is never "." or "..".
 _KEY = re.compile(r"^[a-z0-9][a-z0-9.-]{0,127}$")
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Ownership tokens go into a file path and a URL path: URL-safe base64 only.
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 _SUN_PATH_MAX = 107  # bytes in a unix socket path, without the trailing NUL
 _ADDRESS = re.compile(
     r"^(?:(?P<v4>[0-9.]{7,15})|\[(?P<v6>[0-9a-fA-F:.]{2,45})\]):(?P<port>[1-9][0-9]{0,4})$"
@@ -77,4 +79,26 @@ def routes(given: list[Route]) -> dict[str, tuple[str, ...]]:
                 raise Invalid(f"hostname {name!r} is routed to both {owner[name]!r} and {key!r}")
             owner[name] = key
         result[key] = tuple(names)
+        secure = {hostname(name) for name in route.tls}
+        if not secure <= set(names):
+            raise Invalid(f"route {key!r}: TLS hostnames must be among its hostnames")
+        if not {hostname(name) for name in route.redirect_https} <= secure:
+            raise Invalid(f"route {key!r}: only TLS hostnames can redirect to HTTPS")
+    return result
+
+
+def secure_hostnames(given: list[Route]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The hostnames served over HTTPS, and those redirected there, of valid routes."""
+    tls = sorted({hostname(name) for route in given for name in route.tls})
+    redirect = sorted({hostname(name) for route in given for name in route.redirect_https})
+    return tuple(tls), tuple(redirect)
+
+
+def tokens(given: dict[str, str]) -> dict[str, str]:
+    """Validate ownership tokens by hostname (lowercased)."""
+    result: dict[str, str] = {}
+    for name, token in given.items():
+        if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+            raise Invalid(f"invalid verification token for {name!r}")
+        result[hostname(name)] = token
     return result

@@ -38,6 +38,8 @@ MATRIX: dict[str, tuple[Role, Scope]] = {
     "service.logs": (Role.VIEWER, Scope.READ),
     "config.read": (Role.DEVELOPER, Scope.READ),
     "config.write": (Role.DEVELOPER, Scope.WRITE),
+    "secret.read": (Role.DEVELOPER, Scope.READ),  # reveal a value (audited)
+    "secret.write": (Role.DEVELOPER, Scope.WRITE),
     "member.read": (Role.VIEWER, Scope.READ),
     "member.manage": (Role.ADMIN, Scope.ADMIN),
     "audit.read": (Role.ADMIN, Scope.READ),

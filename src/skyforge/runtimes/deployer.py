@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from skyforge.deploys.model import Release
 from skyforge.deploys.ports import BuildRef, ServiceRef
 from skyforge.kernel.errors import StepFailed
@@ -17,19 +19,30 @@ class RuntimeDeployer:
         self.rollout_timeout = rollout_timeout
 
     async def release_phase(
-        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+        self,
+        service: ServiceRef,
+        release: Release,
+        build: BuildRef,
+        log: LogSink,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         try:
             await self.runtime.run_release_phase(
-                render(service, release, build), log, self.release_timeout
+                render(service, release, build, secrets), log, self.release_timeout
             )
         except RolloutFailed as exc:
             raise StepFailed(str(exc)) from exc
 
     async def rollout(
-        self, service: ServiceRef, release: Release, build: BuildRef, log: LogSink
+        self,
+        service: ServiceRef,
+        release: Release,
+        build: BuildRef,
+        log: LogSink,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         try:
-            await self.runtime.rollout(render(service, release, build), log, self.rollout_timeout)
+            app = render(service, release, build, secrets)
+            await self.runtime.rollout(app, log, self.rollout_timeout)
         except RolloutFailed as exc:
             raise StepFailed(str(exc)) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from skyforge.deploys.model import Release
@@ -11,7 +12,12 @@ from skyforge.runtimes.base import AppRelease, ProcessType
 ONE_OFF = "release"
 
 
-def render(service: ServiceRef, release: Release, build: BuildRef) -> AppRelease:
+def render(
+    service: ServiceRef,
+    release: Release,
+    build: BuildRef,
+    secrets: Mapping[str, str] | None = None,
+) -> AppRelease:
     """The AppRelease for `release` at the service's current scale."""
     processes = tuple(
         ProcessType(name, command, service.count(name))
@@ -25,7 +31,9 @@ def render(service: ServiceRef, release: Release, build: BuildRef) -> AppRelease
         version=release.version,
         slug_dir=Path(build.slug_dir),
         processes=processes,
-        env={**build.env, **release.config},
+        # `secrets`: release.secrets decrypted. A secret beats a config var of the same name,
+        # which beats the build's environment.
+        env={**build.env, **release.config, **(secrets or {})},
         health_check_path=service.health_check_path,
         release_command=build.process_types.get(ONE_OFF),
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from skyforge.adapters.sql.uow import SqlUnitOfWork
+from skyforge.kernel.masking import Masker
 
 MAX_LINE = 4000
 
@@ -15,9 +16,14 @@ class DeployLogWriter:
     """A LogSink for one deploy; readers stream the stored lines while it runs."""
 
     def __init__(
-        self, uow: Callable[[], SqlUnitOfWork], deploy_id: str, interval: float = 0.2
+        self,
+        uow: Callable[[], SqlUnitOfWork],
+        deploy_id: str,
+        interval: float = 0.2,
+        masked: Iterable[str] = (),
     ) -> None:
         self._uow = uow
+        self._masker = Masker(masked)
         self._deploy_id = deploy_id
         self._interval = interval
         self._pending: list[str] = []
@@ -38,8 +44,13 @@ class DeployLogWriter:
                 await self._task
         await asyncio.shield(self.flush())
 
+    def mask(self, values: Iterable[str]) -> None:
+        """Replace these values by **** in every line from now on."""
+        self._masker.add(values)
+
     def __call__(self, line: str) -> None:
-        for part in line.rstrip("\n").split("\n"):
+        # Masked whole, before the line is split or cut: a value may span both.
+        for part in self._masker(line).rstrip("\n").split("\n"):
             self._pending.append(part[:MAX_LINE])
 
     async def flush(self) -> None:

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from skyforge.deploys.model import Release
-from skyforge.deploys.ports import BuildRef, ServiceRef
+from skyforge.deploys.ports import BuildRef, SecretValues, ServiceRef
 from skyforge.edge.base import Route
+from skyforge.kernel.errors import StepFailed
 from skyforge.runtimes.base import AppRelease, ObservedApp, RolloutFailed, Runtime
 from skyforge.runtimes.render import render
 
@@ -25,10 +26,10 @@ class Desired:
     release: Release | None
     build: BuildRef | None
 
-    def app(self) -> AppRelease | None:
+    def app(self, secrets: Mapping[str, str] | None = None) -> AppRelease | None:
         if self.release is None or self.build is None:
             return None
-        return render(self.service, self.release, self.build)
+        return render(self.service, self.release, self.build, secrets)
 
 
 DesiredState = Callable[[str | None], Awaitable[list[Desired]]]  # all services, or one by id
@@ -52,8 +53,10 @@ class Reconciler:
         *,
         interval: float,
         rollout_timeout: float,
+        secret_values: SecretValues | None = None,
     ) -> None:
         self.desired = desired
+        self.secret_values = secret_values
         self.runtime = runtime
         self.set_routes = set_routes
         self.service_lock = service_lock
@@ -116,11 +119,18 @@ class Reconciler:
             if _runs((await self.runtime.observe()).get(key), app):
                 return
             try:
+                # Decrypted only for a rollout: a pass that finds everything running reads none.
+                app = fresh[0].app(await self._secrets(fresh[0])) or app
                 log.info("converging %s to v%d", key, app.version)
                 await self.runtime.rollout(
                     app, lambda line: log.info("%s: %s", key, line), self.rollout_timeout
                 )
                 self._retry_at.pop(key, None)
-            except RolloutFailed as exc:
+            except (RolloutFailed, StepFailed) as exc:
                 log.warning("converging %s failed: %s", key, exc)
                 self._retry_at[key] = (time.monotonic() + backoff, min(backoff * 2, 60.0))
+
+    async def _secrets(self, state: Desired) -> dict[str, str]:
+        if self.secret_values is None or state.release is None or not state.release.secrets:
+            return {}
+        return await self.secret_values(state.service, state.release.secrets)

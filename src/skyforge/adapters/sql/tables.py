@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -180,6 +181,36 @@ config_vars = Table(
     Column("value", Text, nullable=False),
 )
 
+# Secrets: a row per name (kept as a tombstone after a delete, so versions are never reused),
+# and its versions, only ever encrypted (see adapters/crypto/envelope.py).
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("project_name", String(63), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("service_id", ID, _fk("services")),  # NULL: every service of the project
+    Column("service_name", String(63)),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+    UniqueConstraint("project_id", "name"),
+)
+
+secret_versions = Table(
+    "secret_versions",
+    metadata,
+    Column("secret_id", ID, _fk("secrets"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key_id", String(64), nullable=False, index=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("nonce", LargeBinary, nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 builds = Table(
     "builds",
     metadata,
@@ -203,6 +234,7 @@ releases = Table(
     Column("version", Integer, nullable=False),
     Column("build_id", ID, _fk("builds"), nullable=False),
     Column("config", JSON, nullable=False),
+    Column("secrets", JSON),  # NAME -> version: references, never values
     Column("description", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("service_id", "version"),

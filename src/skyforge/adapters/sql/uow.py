@@ -27,6 +27,7 @@ from skyforge.adapters.sql.repositories.identity import (
     SqlUserRepository,
 )
 from skyforge.adapters.sql.repositories.projects import SqlProjectRepository
+from skyforge.adapters.sql.repositories.secrets import SqlSecretRepository
 from skyforge.adapters.sql.repositories.services import SqlServiceRepository
 from skyforge.adapters.sql.tables import outbox
 from skyforge.identity.model import AuditRecord
@@ -84,6 +85,7 @@ class SqlUnitOfWork:
     memberships: SqlMembershipRepository
     audit: SqlAuditRepository
     oidc_logins: SqlOidcLoginRepository
+    secrets: SqlSecretRepository
 
     def __init__(self, engine: AsyncEngine, publish: Publish = _nothing) -> None:
         self.engine = engine
@@ -109,6 +111,7 @@ class SqlUnitOfWork:
         self.memberships = SqlMembershipRepository(conn)
         self.audit = SqlAuditRepository(conn)
         self.oidc_logins = SqlOidcLoginRepository(conn)
+        self.secrets = SqlSecretRepository(conn)
         return self
 
     async def __aexit__(

@@ -84,6 +84,7 @@ def _release(row: Any) -> Release:
         dict(row.config),
         row.description,
         utc_required(row.created_at),
+        dict(row.secrets or {}),
     )
 
 
