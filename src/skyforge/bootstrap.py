@@ -24,14 +24,18 @@ from skyforge.adapters.ratelimit import (
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
+from skyforge.bootstrap_databases import DatabasesWiring
+from skyforge.bootstrap_domains import DomainsWiring
 from skyforge.bootstrap_secrets import SecretsWiring
 from skyforge.builds import handlers as builds
 from skyforge.builds.model import Build
 from skyforge.config import Settings
+from skyforge.databases.events import DatabaseRequested
 from skyforge.deploys import handlers as deploys
 from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
 from skyforge.deploys.events import DeployQueued, ReleaseCreated
 from skyforge.deploys.ports import BuildRef, ServiceRef
+from skyforge.domains.events import DomainAdded, DomainRemoved, DomainVerified
 from skyforge.edge.base import EdgeRouter
 from skyforge.edge.book import RouteBook
 from skyforge.edge.null import NullEdge
@@ -49,7 +53,7 @@ from skyforge.identity.settings import IdentitySettings
 from skyforge.kernel.bus import MessageBus
 from skyforge.kernel.errors import NotFound
 from skyforge.kernel.logs import LogSink
-from skyforge.kernel.messages import Event
+from skyforge.kernel.messages import Command, Event
 from skyforge.projects import handlers as projects
 from skyforge.projects import queries as project_queries
 from skyforge.projects.commands import CreateProject, DeleteProject
@@ -70,7 +74,7 @@ from skyforge.services.model import Service
 from skyforge.services.ports import ProjectRef
 from skyforge.workers.deploy_log import DeployLogWriter
 from skyforge.workers.jobs import JobRunner
-from skyforge.workers.reconciler import Desired, Reconciler
+from skyforge.workers.reconciler import Desired, DomainFeed, Reconciler
 
 
 def service_ref(s: Service) -> ServiceRef:
@@ -111,8 +115,14 @@ class Platform:
         self.runtime = self._runtime(self.edge)
         self.locks = ServiceLocks()
         self.secrets = SecretsWiring(settings, self.uow)
+        self.domains = DomainsWiring(settings, self.uow)
         self.store = SqlJobStore(self.engine)
-        self.jobs = JobRunner(self.store, {deploys.JOB_KIND: _DeployJob(self)})
+        self.databases = DatabasesWiring(
+            settings, self.uow, self.secrets.vault, self._send, lambda: self.jobs.wake()
+        )
+        self.jobs = JobRunner(
+            self.store, {deploys.JOB_KIND: _DeployJob(self), **self.databases.jobs()}
+        )
         self.reconciler = Reconciler(
             self._desired,
             self.runtime,
@@ -121,6 +131,9 @@ class Platform:
             interval=settings.reconcile_interval,
             rollout_timeout=settings.rollout_timeout,
             secret_values=self.secrets.values,
+            domains=DomainFeed(
+                self.domains.hosts, self.domains.tokens, self.edge.set_verification_tokens
+            ),
         )
         self.pipeline = deploys.Pipeline(
             uow=self.uow,
@@ -153,7 +166,13 @@ class Platform:
             return NullEdge()
         from skyforge.edge.caddy import CaddyEdge
 
-        return CaddyEdge(s.data_dir.resolve(), s.edge_port, s.edge_host)
+        return CaddyEdge(
+            s.data_dir.resolve(),
+            s.edge_port,
+            s.edge_host,
+            https_port=s.edge_https_port,
+            acme_email=s.acme_email,
+        )
 
     def _runtime(self, edge: EdgeRouter) -> Runtime:
         s = self.settings
@@ -193,6 +212,9 @@ class Platform:
     async def _published(self, events: list[Event]) -> None:
         await self.bus.publish(events)
 
+    async def _send(self, command: Command) -> Any:
+        return await self.bus.handle(command)
+
     def _commands(self) -> dict[type, Callable[[Any], Any]]:
         s = self.settings
         return {
@@ -215,6 +237,8 @@ class Platform:
             ChangeMember: lambda c: members.change_member(c, self.uow(), self.project_id_of),
             RemoveMember: lambda c: members.remove_member(c, self.uow(), self.project_id_of),
             **self.secrets.commands(),
+            **self.databases.commands(),
+            **self.domains.commands(),
         }
 
     def _events(self) -> dict[type[Event], list[Callable[[Any], Any]]]:
@@ -224,8 +248,13 @@ class Platform:
         async def wake_reconciler(_e: Event) -> None:
             self.reconciler.wake()
 
+        async def refresh_routes(_e: Event) -> None:
+            # Before the request answers: a removed domain is no longer routed when it does.
+            await self.reconciler.refresh_routes()
+
         return {
             DeployQueued: [wake_jobs],
+            DatabaseRequested: [wake_jobs],
             ConfigVarsChanged: [
                 lambda e: deploys.on_config_changed(e, self.uow(), self._service_by_id)
             ],
@@ -237,6 +266,9 @@ class Platform:
                 lambda e: services.on_release_created(e, self.uow(), self._release_config)
             ],
             SecretChanged: [lambda e: deploys.on_secret_changed(e, self.uow(), self._services_of)],
+            DomainAdded: [refresh_routes],
+            DomainVerified: [refresh_routes],
+            DomainRemoved: [refresh_routes],
         }
 
     # -- ports filled with other contexts' queries --------------------------------------------
@@ -329,18 +361,21 @@ class Platform:
         """
         await migrate(self.engine, self.settings.data_dir.resolve())
         await self.secrets.check_keys()
+        await self.databases.check_keys(self.secrets.vault.key_ids())
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()
             await self.runtime.start()
             self.reconciler.start()
             self.jobs.start()
+            self.databases.start()
         self.started = background
         return token
 
     async def stop(self) -> None:
         """Stop workers, then everything that runs (apps, router)."""
         if self.started:
+            await self.databases.stop()
             await self.jobs.stop()
             await self.reconciler.stop()
             await self.runtime.close()

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = None
     master_key_new: SecretStr | None = None
     login_lock_seconds: float = Field(60.0, gt=0)  # the first lock-out; it doubles, max 15 min
+    # Managed databases: the servers tenants' databases live on (unset: that engine is refused),
+    # e.g. postgresql://admin:pw@db:5432/postgres and redis://admin:pw@cache:6379/0.
+    postgres_admin_url: SecretStr | None = None
+    redis_admin_url: SecretStr | None = None
+    backup_interval_hours: float = Field(24.0, ge=0)  # PostgreSQL backups; 0: only on demand
     # Secure defaults of the HTTP API.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "https://a,..."
     max_body_bytes: int = Field(1_048_576, ge=0)
@@ -54,8 +59,17 @@ class Settings(BaseSettings):
     rate_auth_per_second: float = Field(1 / 3, gt=0)
     rate_ip_burst: int = Field(1200, ge=1)
     rate_ip_per_second: float = Field(20.0, gt=0)
+    # Custom domains (see README, "Custom domains").
+    platform_domain: str | None = None  # the platform's own suffix: no custom domain under it
+    allow_wildcard_domains: bool = False  # "*.example.com" (verified by DNS only)
+    edge_https_port: int | None = Field(None, ge=1, le=65535)  # unset: custom domains plain HTTP
+    acme_email: str | None = None
+    dns_nameservers: Annotated[list[str], NoDecode] = Field(default_factory=list)  # default: OS's
+    dns_port: int = Field(53, ge=1, le=65535)
+    verify_connect_to: str | None = None  # local setups: connect here for the HTTP token check
+    verify_http_port: int | None = Field(None, ge=1, le=65535)  # default: the edge port
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "dns_nameservers", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -9,6 +9,9 @@ import httpx
 import pytest
 from tests.integration.conftest import People
 
+from skyforge.adapters.dbprovision import FakeProvisioner, LocalBackupStore
+from skyforge.adapters.dbprovision.servers import EngineServers
+from skyforge.bootstrap import Platform
 from skyforge.identity.permissions import MATRIX, Role, role_allows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +29,11 @@ CALLS: dict[str, tuple[str, str, Any]] = {
     "config.write": ("PATCH", "/services/web/env", {"A": "1"}),
     "secret.read": ("GET", "/secrets/API_KEY/value", None),
     "secret.write": ("PUT", "/secrets/NEW_KEY", {"value": "s3cret"}),
+    "database.read": ("GET", "/databases/cache", None),
+    "database.manage": ("POST", "/databases", {"name": "new", "engine": "redis"}),
+    "database.delete": ("DELETE", "/databases/cache", {"confirm": "cache"}),
+    "domain.read": ("GET", "/services/web/domains", None),
+    "domain.manage": ("POST", "/services/web/domains", {"hostname": "shop.example.com"}),
     "member.read": ("GET", "/members", None),
     "member.manage": ("POST", "/members", {"email": "bystander@example.com", "role": "viewer"}),
     "audit.read": ("GET", "/audit", None),
@@ -50,8 +58,10 @@ async def call(client: httpx.AsyncClient, project: str, action: str) -> httpx.Re
 
 @pytest.mark.parametrize("role", list(Role))
 async def test_a_member_may_do_exactly_what_their_role_allows(
-    people: People, role: Role, static_repo: Path
+    people: People, role: Role, static_repo: Path, platform: Platform, tmp_path: Path
 ) -> None:
+    fakes = {"postgres": FakeProvisioner(), "redis": FakeProvisioner(engine="redis")}
+    platform.databases.use(EngineServers(fakes, None, LocalBackupStore(tmp_path), tmp_path))
     member = await people.user(f"{role.value}@example.com")
     await people.sign_up("bystander@example.com")
     for number, action in enumerate(CALLS):
@@ -60,6 +70,9 @@ async def test_a_member_may_do_exactly_what_their_role_allows(
         service = {"name": "web", "source": {"git": str(static_repo)}}
         await people.admin.post(f"/api/v1/projects/{project}/services", json=service)
         await people.admin.put(f"/api/v1/projects/{project}/secrets/API_KEY", json={"value": "k"})
+        cache = {"name": "cache", "engine": "redis"}
+        made = await people.admin.post(f"/api/v1/projects/{project}/databases", json=cache)
+        assert made.status_code == 202, made.text
         added = await people.admin.post(
             f"/api/v1/projects/{project}/members",
             json={"email": f"{role.value}@example.com", "role": role.value},

@@ -13,7 +13,8 @@ from skyforge import __version__
 from skyforge.adapters.ratelimit import Rule
 from skyforge.api import errors, metrics, security
 from skyforge.api.context import RequestContextMiddleware
-from skyforge.api.rest import deploys, identity, members, projects, services
+from skyforge.api.rest import databases as database_routes
+from skyforge.api.rest import deploys, domains, identity, members, projects, services
 from skyforge.api.rest import secrets as secret_routes
 from skyforge.bootstrap import Platform
 from skyforge.web import pages
@@ -62,10 +63,11 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     metrics.install(app)
 
     app.add_middleware(RequestContextMiddleware)
-    for module in (identity, projects, members, services, deploys):
+    for module in (identity, projects, members, services, deploys, domains):
         app.include_router(module.router)
     app.include_router(identity.wellknown)
     app.include_router(secret_routes.router)
+    app.include_router(database_routes.router)
     app.include_router(secret_routes.keys)
     app.include_router(pages.router)
 

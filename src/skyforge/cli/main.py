@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
+from skyforge.cli import databases as database_commands
+from skyforge.cli import domains as domain_commands
 from skyforge.cli import secrets as secret_commands
 
 app = typer.Typer(
@@ -33,6 +35,8 @@ app.command()(deploys.rollback)
 app.command()(services.scale)
 app.add_typer(env.app, name="env")
 app.add_typer(secret_commands.app, name="secrets")
+app.add_typer(domain_commands.app, name="domains")
+app.add_typer(database_commands.app, name="db")
 app.command()(logs.logs)
 app.command("open")(services.open_service)
 app.add_typer(members.app, name="members")

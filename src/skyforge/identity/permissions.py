@@ -40,6 +40,11 @@ MATRIX: dict[str, tuple[Role, Scope]] = {
     "config.write": (Role.DEVELOPER, Scope.WRITE),
     "secret.read": (Role.DEVELOPER, Scope.READ),  # reveal a value (audited)
     "secret.write": (Role.DEVELOPER, Scope.WRITE),
+    "database.read": (Role.VIEWER, Scope.READ),
+    "database.manage": (Role.DEVELOPER, Scope.WRITE),  # create, attach, back up, restore, rotate
+    "database.delete": (Role.ADMIN, Scope.WRITE),
+    "domain.read": (Role.VIEWER, Scope.READ),
+    "domain.manage": (Role.DEVELOPER, Scope.WRITE),  # as on Heroku: developers add domains
     "member.read": (Role.VIEWER, Scope.READ),
     "member.manage": (Role.ADMIN, Scope.ADMIN),
     "audit.read": (Role.ADMIN, Scope.READ),

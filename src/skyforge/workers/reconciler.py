@@ -35,6 +35,33 @@ class Desired:
 DesiredState = Callable[[str | None], Awaitable[list[Desired]]]  # all services, or one by id
 
 
+@dataclass(frozen=True)
+class CustomHosts:
+    """A service's verified custom hostnames, and which of them are HTTPS (and redirected)."""
+
+    hostnames: tuple[str, ...]
+    tls: tuple[str, ...] = ()
+    redirect_https: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DomainFeed:
+    """Custom domains for the edge: routes of verified ones, tokens of those being verified."""
+
+    hosts: Callable[[], Awaitable[Mapping[str, CustomHosts]]]  # service id -> hosts
+    tokens: Callable[[], Awaitable[dict[str, str]]]  # hostname -> token
+    set_tokens: Callable[[dict[str, str]], Awaitable[None]]
+
+
+def route(service: ServiceRef, custom: CustomHosts | None) -> Route:
+    """The edge route of a service: its generated hostnames, plus its custom ones."""
+    if custom is None:
+        return Route(service.key, service.hostnames)
+    return Route(
+        service.key, service.hostnames + custom.hostnames, custom.tls, custom.redirect_https
+    )
+
+
 def _runs(seen: ObservedApp | None, app: AppRelease) -> bool:
     """Does the runtime already run `app` at its scale?"""
     if seen is None or seen.release_id != app.release_id:
@@ -54,8 +81,11 @@ class Reconciler:
         interval: float,
         rollout_timeout: float,
         secret_values: SecretValues | None = None,
+        domains: DomainFeed | None = None,
     ) -> None:
         self.desired = desired
+        self.domains = domains
+        self._routing = asyncio.Lock()
         self.secret_values = secret_values
         self.runtime = runtime
         self.set_routes = set_routes
@@ -90,8 +120,7 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         """One pass over every service."""
-        states = await self.desired(None)
-        await self.set_routes([Route(s.service.key, s.service.hostnames) for s in states])
+        states = await self.refresh_routes()
         observed = await self.runtime.observe()
         wanted = {s.service.key for s in states if s.release is not None}
         for key in observed.keys() - wanted:
@@ -105,6 +134,16 @@ class Reconciler:
                 self._retry_at.pop(app.key, None)
                 continue
             await self._converge(state.service.id, app.key)
+
+    async def refresh_routes(self) -> list[Desired]:
+        """Give the edge every service's routes (and custom domains' tokens) now."""
+        async with self._routing:  # one writer at a time: a slow pass must not undo a newer one
+            states = await self.desired(None)
+            hosts = await self.domains.hosts() if self.domains else {}
+            await self.set_routes([route(s.service, hosts.get(s.service.id)) for s in states])
+            if self.domains is not None:
+                await self.domains.set_tokens(await self.domains.tokens())
+        return states
 
     async def _converge(self, service_id: str, key: str) -> None:
         when, backoff = self._retry_at.get(key, (0.0, 1.0))

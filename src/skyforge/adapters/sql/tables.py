@@ -291,3 +291,51 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), index=True),
 )
+
+# Custom domains: a hostname belongs to one service of the whole platform.
+domains = Table(
+    "domains",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("project_name", String(63), nullable=False),
+    Column("service_id", ID, _fk("services"), nullable=False, index=True),
+    Column("service_name", String(63), nullable=False),
+    Column("hostname", String(255), nullable=False, unique=True),
+    Column("token", String(128), nullable=False),
+    Column("redirect_https", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+)
+
+# Managed databases: the connection URL only ever sealed (envelope, the secrets' master keys).
+databases = Table(
+    "databases",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("project_name", String(63), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("engine", String(20), nullable=False),
+    Column("resource", String(63), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("sealed", LargeBinary),
+    Column("restore_from", String(300)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+database_attachments = Table(
+    "database_attachments",
+    metadata,
+    Column("database_id", ID, _fk("databases"), primary_key=True),
+    Column("service_name", String(63), primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("var", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("project_id", "var"),
+)

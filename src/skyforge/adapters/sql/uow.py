@@ -10,12 +10,14 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skyforge.adapters.sql.jobs import SqlJobQueue
+from skyforge.adapters.sql.repositories.databases import SqlDatabaseRepository
 from skyforge.adapters.sql.repositories.deploys import (
     SqlBuildRepository,
     SqlDeployLogRepository,
     SqlDeployRepository,
     SqlReleaseRepository,
 )
+from skyforge.adapters.sql.repositories.domains import SqlDomainRepository
 from skyforge.adapters.sql.repositories.identity import (
     SqlAuditRepository,
     SqlInvitationRepository,
@@ -86,6 +88,8 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     oidc_logins: SqlOidcLoginRepository
     secrets: SqlSecretRepository
+    databases: SqlDatabaseRepository
+    domains: SqlDomainRepository
 
     def __init__(self, engine: AsyncEngine, publish: Publish = _nothing) -> None:
         self.engine = engine
@@ -112,6 +116,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn)
         self.oidc_logins = SqlOidcLoginRepository(conn)
         self.secrets = SqlSecretRepository(conn)
+        self.databases = SqlDatabaseRepository(conn)
+        self.domains = SqlDomainRepository(conn)
         return self
 
     async def __aexit__(
