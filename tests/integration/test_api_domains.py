@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.conftest import TOKEN
 from tests.integration.test_domain_verification import Zone
 
 from skyforge.adapters.dns import DnsTxtVerifier, FakeVerifier
@@ -28,16 +27,10 @@ DOMAINS = f"{P}/services/web/domains"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        runtime="null",
-        edge="null",
-        admin_token=TOKEN,
-        reconcile_interval=0.2,
-        platform_domain="apps.skyforge.test",
-        edge_https_port=8443,
+def settings(settings: Settings) -> Settings:
+    """The shared test settings, with a platform domain and an HTTPS port."""
+    return settings.model_copy(
+        update={"platform_domain": "apps.skyforge.test", "edge_https_port": 8443}
     )
 
 
