@@ -17,7 +17,9 @@ from skyforge.adapters.dbprovision import (
     PostgresProvisioner,
     Provisioner,
     RedisProvisioner,
+    S3BackupStore,
 )
+from skyforge.adapters.dbprovision.base import BackupStore
 from skyforge.adapters.dbprovision.servers import EngineServers
 from skyforge.adapters.sql.uow import SqlUnitOfWork
 from skyforge.config import Settings
@@ -54,7 +56,22 @@ def servers_of(settings: Settings) -> EngineServers:
     if settings.redis_admin_url is not None:
         provisioners["redis"] = RedisProvisioner(settings.redis_admin_url.get_secret_value())
     data = settings.data_dir.resolve()
-    return EngineServers(provisioners, backups, LocalBackupStore(data / "backups"), data / "tmp")
+    return EngineServers(provisioners, backups, backup_store_of(settings), data / "tmp")
+
+
+def backup_store_of(settings: Settings) -> BackupStore:
+    """The configured bucket, else a folder of the data dir."""
+    if not settings.backup_s3_bucket:
+        return LocalBackupStore(settings.data_dir.resolve() / "backups")
+    key_id, secret = settings.backup_s3_access_key_id, settings.backup_s3_secret_access_key
+    return S3BackupStore(
+        settings.backup_s3_bucket,
+        prefix=settings.backup_s3_prefix,
+        endpoint_url=settings.backup_s3_endpoint or None,
+        region=settings.backup_s3_region,
+        access_key_id=key_id.get_secret_value() if key_id else None,
+        secret_access_key=secret.get_secret_value() if secret else None,
+    )
 
 
 class DatabasesWiring:

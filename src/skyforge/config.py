@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     postgres_admin_url: SecretStr | None = None
     redis_admin_url: SecretStr | None = None
     backup_interval_hours: float = Field(24.0, ge=0)  # PostgreSQL backups; 0: only on demand
+    # Backups go to an S3-compatible bucket when one is set (else to the data dir). Endpoint
+    # unset: AWS; keys unset: boto3's own chain (environment, profile, instance role).
+    backup_s3_bucket: str | None = None
+    backup_s3_endpoint: str | None = (
+        None  # e.g. http://minio:9000, https://<id>.r2.cloudflarestorage.com
+    )
+    backup_s3_region: str = "us-east-1"
+    backup_s3_prefix: str = "skyforge-backups/"
+    backup_s3_access_key_id: SecretStr | None = None
+    backup_s3_secret_access_key: SecretStr | None = None
     # Secure defaults of the HTTP API.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "https://a,..."
     max_body_bytes: int = Field(1_048_576, ge=0)

@@ -36,6 +36,12 @@ class AppRelease:
     env: dict[str, str] = field(default_factory=dict)  # config vars (PORT is added per instance)
     health_check_path: str | None = None  # None: any HTTP answer on PORT counts as healthy
     release_command: str | None = None  # the Procfile's `release` process, run once per release
+    # Which names of `env` hold secret values: those are masked out of the app's log lines.
+    secret_names: frozenset[str] = frozenset()
+
+    def secret_values(self) -> list[str]:
+        """The values to mask out of this release's output."""
+        return [self.env[name] for name in sorted(self.secret_names) if name in self.env]
 
     def process(self, name: str) -> ProcessType | None:
         return next((p for p in self.processes if p.name == name), None)

@@ -36,4 +36,5 @@ def render(
         env={**build.env, **release.config, **(secrets or {})},
         health_check_path=service.health_check_path,
         release_command=build.process_types.get(ONE_OFF),
+        secret_names=frozenset(secrets or {}),
     )

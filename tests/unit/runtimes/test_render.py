@@ -29,3 +29,13 @@ def test_a_release_renders_its_processes_config_and_release_command() -> None:
     assert app.env == {"GREETING": "hi", "PATH": "/custom"}  # config vars win
     assert app.slug_dir == Path("/slugs/b")
     assert (app.version, app.health_check_path) == (4, "/health")
+    assert app.secret_names == frozenset()
+
+
+def test_the_secrets_are_named_so_the_runtime_can_mask_them() -> None:
+    service = ServiceRef("s", "shop", "web", "/src", "main", {}, {}, None)
+    build = BuildRef("b", "/slugs/b", {"web": "python app.py"}, {})
+    release = Release("r", "s", 1, "b", {"GREETING": "hi"}, "x", datetime.now(UTC))
+    app = render(service, release, build, {"API_TOKEN": "tok-123456", "GREETING": "secret-hi"})
+    assert app.secret_names == {"API_TOKEN", "GREETING"}  # a secret beats a config var
+    assert app.secret_values() == ["tok-123456", "secret-hi"]

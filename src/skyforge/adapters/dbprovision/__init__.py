@@ -14,6 +14,7 @@ from skyforge.adapters.dbprovision.names import quote_ident, quote_literal
 from skyforge.adapters.dbprovision.pgbackup import PostgresBackups
 from skyforge.adapters.dbprovision.postgres import PostgresProvisioner
 from skyforge.adapters.dbprovision.redis_acl import RedisProvisioner
+from skyforge.adapters.dbprovision.s3store import S3BackupStore
 from skyforge.adapters.dbprovision.store import LocalBackupStore
 
 if TYPE_CHECKING:  # mypy, which runs on src/ only, checks every implementation against its port
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # mypy, which runs on src/ only, checks every implementation 
         FakeProvisioner,
     )
     _backups: type[DatabaseBackups] = PostgresBackups
-    _stores: type[BackupStore] = LocalBackupStore
+    _stores: tuple[type[BackupStore], ...] = (LocalBackupStore, S3BackupStore)
 
 __all__ = [
     "Backup",
@@ -36,6 +37,7 @@ __all__ = [
     "PostgresProvisioner",
     "Provisioner",
     "RedisProvisioner",
+    "S3BackupStore",
     "quote_ident",
     "quote_literal",
 ]

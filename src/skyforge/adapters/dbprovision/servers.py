@@ -66,11 +66,15 @@ class EngineServers:
         return [await self._info(key) for key in await self.store.list(resource)]
 
     async def _info(self, key: str) -> BackupInfo:
-        found = await self.store.fetch(key, self.work_dir)
+        # A remote store downloads into the temporary folder: no tenant dump is left behind.
+        self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.work_dir) as work:
+            found = await self.store.fetch(key, Path(work))
         return BackupInfo(key.partition("/")[2], found.size, found.sha256, found.created_at)
 
     async def restore(self, resource: str, backup: str, new_resource: str) -> str:
         tool = self._tool()
         self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        found = await self.store.fetch(f"{resource}/{backup}", self.work_dir)
-        return (await tool.restore(found.path, new_resource, sha256=found.sha256)).url
+        with tempfile.TemporaryDirectory(dir=self.work_dir) as work:
+            found = await self.store.fetch(f"{resource}/{backup}", Path(work))
+            return (await tool.restore(found.path, new_resource, sha256=found.sha256)).url

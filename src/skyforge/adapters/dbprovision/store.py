@@ -20,20 +20,14 @@ _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.dump")
 class LocalBackupStore:
     """A BackupStore on this host's disk: files 0600 in folders 0700, a `.sha256` beside each."""
 
-    # An S3-compatible store would need: endpoint, bucket, region and credentials; the checksum
-    # sent as the object's x-amz-checksum-sha256 (so the server verifies the upload) and kept in
-    # its metadata; multipart uploads for large dumps; fetch downloading to work_dir; and a
-    # bucket policy or lifecycle rule for retention. The Protocol stays the same.
+    # S3BackupStore (s3store.py) keeps them in an S3-compatible bucket under the same keys.
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
     def path(self, key: str) -> Path:
         """Where the backup with this key lives; Invalid for keys that are not ours."""
-        database, _, file = key.partition("/")
-        managed_name(database)
-        if not _FILE.fullmatch(file):
-            raise Invalid(f"backup key {key[:80]!r} is not <database>/<file>.dump")
+        database, file = split_key(key)
         return self.directory / database / file
 
     async def put(self, backup: Backup) -> str:
@@ -67,6 +61,20 @@ class LocalBackupStore:
         path = self.path(key)
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """The database and file name of a backup key; Invalid for keys that are not ours."""
+    database, _, file = key.partition("/")
+    managed_name(database)
+    if not _FILE.fullmatch(file):
+        raise Invalid(f"backup key {key[:80]!r} is not <database>/<file>.dump")
+    return database, file
+
+
+def is_backup_file(name: str) -> bool:
+    """Whether `name` is a backup file name a store lists."""
+    return _FILE.fullmatch(name) is not None
 
 
 def _move(backup: Backup, target: Path) -> None:

@@ -12,10 +12,12 @@ from pathlib import Path
 from skyforge.runtimes.base import AppRelease
 from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
 from skyforge.runtimes.local.logfiles import tail_lines
+from skyforge.runtimes.local.logrelay import start_relay
 from skyforge.runtimes.local.proc import is_running, signal_group, start_time
 from skyforge.runtimes.local.registry import InstanceRecord
 
 _KILL_WAIT = 5.0  # after SIGKILL; only a process stuck in the kernel takes longer
+_RELAY_WAIT = 1.0  # after the group is gone, for the relay to copy what remains and exit
 
 
 class StartFailed(Exception):
@@ -24,8 +26,13 @@ class StartFailed(Exception):
 
 def launch(
     app: AppRelease, process: str, index: int, port: int | None, log_path: Path
-) -> subprocess.Popen[bytes]:
-    """Start one instance in its own session, its output appended to `log_path`."""
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
+    """Start one instance in its own session, its output masked and appended to `log_path`.
+
+    Returns the instance and its log relay. The output goes through a pipe to the relay (see
+    logrelay.py), which masks the release's secret values; the relay is no child of the app's
+    group, it outlives the control plane like the app does and exits when the pipe is closed.
+    """
     definition = app.process(process)
     if definition is None:
         raise StartFailed(f"{process}.{index}: no such process type in v{app.version}")
@@ -35,11 +42,12 @@ def launch(
     except CommandNotFound as exc:
         raise StartFailed(f"{process}.{index}: {exc}") from exc
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # A file, not a pipe: the app must outlive the control plane, and a pipe with nobody left
-    # reading it would kill it with SIGPIPE (or block it once full).
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        return subprocess.Popen(
+        relay, fd = start_relay(log_path, app.secret_values())
+    except OSError as exc:
+        raise StartFailed(f"{process}.{index}: cannot start its log relay: {exc}") from exc
+    try:
+        popen = subprocess.Popen(
             argv,
             cwd=app.slug_dir,
             env=env,
@@ -49,17 +57,26 @@ def launch(
             start_new_session=True,  # own process group: signals reach its children, not ours
         )
     except OSError as exc:
-        raise StartFailed(f"{process}.{index}: cannot start {argv[0]}: {exc}") from exc
-    finally:
         os.close(fd)
+        relay.wait()  # EOF at once: nobody else holds the pipe
+        raise StartFailed(f"{process}.{index}: cannot start {argv[0]}: {exc}") from exc
+    os.close(fd)  # the relay sees EOF once the app (and its children) closed theirs
+    return popen, relay
 
 
 class Instance:
     """A running (or restarting) instance; `popen` is None when adopted from a previous run."""
 
-    def __init__(self, record: InstanceRecord, popen: subprocess.Popen[bytes] | None = None):
+    def __init__(
+        self,
+        record: InstanceRecord,
+        popen: subprocess.Popen[bytes] | None = None,
+        relay: subprocess.Popen[bytes] | None = None,
+    ):
         self.record = record
         self.popen = popen
+        # Our children relaying its output: the current one, and older ones still finishing.
+        self.relays = [relay] if relay is not None else []
         self.exits = 0  # unexpected exits, counted by the supervisor
         self.started_at = time.monotonic()
         self.stopping = False
@@ -78,7 +95,7 @@ class Instance:
         log_path: Path,
     ) -> Instance:
         """Start a new instance."""
-        popen = launch(app, process, index, port, log_path)
+        popen, relay = launch(app, process, index, port, log_path)
         record = InstanceRecord(
             id=instance_id,
             app=app,
@@ -89,7 +106,7 @@ class Instance:
             start_time=start_time(popen.pid) or 0,  # a fresh child is at worst a zombie: readable
             log_path=log_path,
         )
-        return cls(record, popen)
+        return cls(record, popen, relay)
 
     @property
     def label(self) -> str:
@@ -105,15 +122,17 @@ class Instance:
         """Start the same command again (after it died), as our own child."""
         self.record.port = port
         self.started_at = time.monotonic()  # also when it fails: a failed start is no stable run
-        popen = launch(
+        popen, relay = launch(
             self.record.app, self.record.type, self.record.index, port, self.record.log_path
         )
         self.popen = popen
+        self.relays.append(relay)
         self.record.pid = popen.pid
         self.record.start_time = start_time(popen.pid) or 0
 
     def alive(self) -> bool:
-        """Whether the process runs; reaps our own child when it has exited."""
+        """Whether the process runs; reaps our own child (and relay) when it has exited."""
+        self.relays = [relay for relay in self.relays if relay.poll() is None]
         if self.popen is not None and self.popen.pid == self.record.pid:
             return self.popen.poll() is None
         return is_running(self.record.pid, self.record.start_time)
@@ -159,6 +178,15 @@ class Instance:
         # Also reaches children that outlived a leader which exited on SIGTERM.
         signal_group(self.record.pid, signal.SIGKILL)
         await self._wait_exit(_KILL_WAIT, 0.02)
+        await self._wait_relay()
+
+    async def _wait_relay(self) -> None:
+        """Let our relay write the last lines and exit (EOF once the group is gone); reap it."""
+        deadline = time.monotonic() + _RELAY_WAIT
+        while any(relay.poll() is None for relay in self.relays):
+            if time.monotonic() >= deadline:
+                return  # a process of another session still holds the pipe: it ends with it
+            await asyncio.sleep(0.01)
 
     async def _wait_exit(self, seconds: float, interval: float) -> None:
         # Polling: an adopted process is not our child, nothing would tell us of its exit.

@@ -48,6 +48,7 @@ def app_to_json(app: AppRelease) -> dict[str, Any]:
         "env": dict(app.env),
         "health_check_path": app.health_check_path,
         "release_command": app.release_command,
+        "secret_names": sorted(app.secret_names),
     }
 
 
@@ -65,6 +66,7 @@ def app_from_json(data: dict[str, Any]) -> AppRelease:
         env=dict(data["env"]),
         health_check_path=data["health_check_path"],
         release_command=data["release_command"],
+        secret_names=frozenset(data.get("secret_names", ())),
     )
 
 

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from skyforge.kernel.logs import LogSink
+from skyforge.kernel.masking import Masker
 from skyforge.runtimes.base import AppRelease, RolloutFailed
 from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
 from skyforge.runtimes.local.proc import signal_group
@@ -41,7 +42,7 @@ async def run_release_command(
         raise RolloutFailed(f"release phase failed: cannot start {argv[0]}: {exc}") from exc
     try:
         async with asyncio.timeout(timeout):
-            await _stream(process, log, log_path)
+            await _stream(process, log, log_path, Masker(app.secret_values()))
             code = await process.wait()
     except BaseException as exc:  # timeout or cancellation: nothing of it may stay behind
         signal_group(process.pid, signal.SIGKILL)
@@ -54,18 +55,26 @@ async def run_release_command(
         raise RolloutFailed(f"release phase failed with exit code {code}")
 
 
-async def _stream(process: asyncio.subprocess.Process, log: LogSink, log_path: Path) -> None:
+async def _stream(
+    process: asyncio.subprocess.Process, log: LogSink, log_path: Path, mask: Masker
+) -> None:
+    """Each line, its secret values masked, to the log file and to `log`."""
     assert process.stdout is not None
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "ab") as file:
+
+        def emit(raw: bytes, end: bytes) -> None:
+            line = mask(raw.decode("utf-8", "surrogateescape"))
+            file.write(line.encode("utf-8", "surrogateescape") + end)
+            file.flush()
+            log(line.encode("utf-8", "surrogateescape").decode("utf-8", "replace").rstrip("\r"))
+
         pending = b""
         # read() rather than readline(): a line longer than the stream's limit must not fail.
         while chunk := await process.stdout.read(65536):
-            file.write(chunk)
-            file.flush()
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
-                log(line.decode("utf-8", "replace").rstrip("\r"))
+                emit(line, b"\n")
         if pending:
-            log(pending.decode("utf-8", "replace"))
+            emit(pending, b"")

@@ -1,0 +1,217 @@
+"""Secret values never reach an app's log files (or logs()) unmasked, adoption included."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from skyforge.edge.null import NullEdge
+from skyforge.runtimes.base import AppRelease, ProcessType
+from skyforge.runtimes.local import LocalRuntime
+from skyforge.runtimes.local.registry import app_from_json, app_to_json
+
+KEY = "shop.web"
+PYTHON = Path(sys.executable)
+SECRET = "s3cr3t-value-9f2c"
+PLAIN = "plain-config-value"
+
+APP = r"""
+import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+with open("pids.txt", "a") as f:
+    f.write(f"{os.getpid()}\n")
+print(f"start token={os.environ['API_TOKEN']} greeting={os.environ['GREETING']}", flush=True)
+print(f"to stderr {os.environ['API_TOKEN']}", file=sys.stderr, flush=True)
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/pid":
+            body = str(os.getpid())
+        else:
+            print(f"request {self.path} token={os.environ['API_TOKEN']}", flush=True)
+            body = "ok"
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+RELEASE = r"""
+import os
+print(f"migrating with {os.environ['API_TOKEN']} and {os.environ['GREETING']}", flush=True)
+"""
+
+HELPER = r"""
+import asyncio, json, sys
+from pathlib import Path
+from skyforge.edge.null import NullEdge
+from skyforge.runtimes.local import LocalRuntime
+from skyforge.runtimes.local.registry import app_from_json
+
+async def main():
+    runtime = LocalRuntime(Path(sys.argv[1]), NullEdge(), drain_seconds=0.1, stop_grace=2)
+    await runtime.start()
+    await runtime.rollout(app_from_json(json.loads(sys.stdin.readline())), lambda line: None, 20)
+    print("ready", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def make_app(root: Path) -> AppRelease:
+    slug = root / "slug"
+    slug.mkdir(exist_ok=True)
+    (slug / "app.py").write_text(APP)
+    (slug / "release.py").write_text(RELEASE)
+    return AppRelease(
+        key=KEY,
+        hostnames=("web.shop.localhost",),
+        release_id="rel1",
+        version=1,
+        slug_dir=slug,
+        processes=(ProcessType("web", f"{PYTHON.name} app.py $PORT", 1),),
+        env={"PATH": f"{PYTHON.parent}:/usr/bin:/bin", "API_TOKEN": SECRET, "GREETING": PLAIN},
+        release_command=f"{PYTHON.name} release.py",
+        secret_names=frozenset({"API_TOKEN"}),
+    )
+
+
+def pids(app: AppRelease) -> list[int]:
+    path = app.slug_dir / "pids.txt"
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def log_text(data: Path) -> str:
+    return "".join(p.read_text() for p in sorted((data / "logs" / "apps" / KEY).glob("*.log")))
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def get(address: str, path: str) -> str:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return (await client.get(f"http://{address}{path}")).text
+
+
+def no_cmdline_holds_the_secret() -> bool:
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if SECRET.encode() in (entry / "cmdline").read_bytes():
+                return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _no_orphans(tmp_path: Path) -> Iterator[None]:
+    yield
+    for pid in (
+        (tmp_path / "slug" / "pids.txt").read_text().split()
+        if (tmp_path / "slug" / "pids.txt").exists()
+        else []
+    ):
+        with contextlib.suppress(OSError):
+            if Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(tmp_path):
+                os.killpg(int(pid), signal.SIGKILL)
+
+
+async def test_an_apps_secret_is_masked_in_its_log_file_and_in_logs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    edge = NullEdge()
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
+    await runtime.start()
+    try:
+        app = make_app(tmp_path)
+        await runtime.rollout(app, lambda line: None, 10)
+        [address] = edge.upstreams[KEY]
+        assert await get(address, "/hello") == "ok"
+        await eventually(lambda: "request /hello" in log_text(data))
+        text = log_text(data)
+        assert f"start token=**** greeting={PLAIN}" in text
+        assert "to stderr ****" in text
+        assert "request /hello token=****" in text
+        assert SECRET not in text
+        lines = [line.line async for line in runtime.logs(KEY, follow=False, tail=20)]
+        assert "request /hello token=****" in lines
+        assert not any(SECRET in line for line in lines)
+        assert no_cmdline_holds_the_secret()
+    finally:
+        await runtime.close()
+    assert SECRET not in log_text(data)
+
+
+async def test_the_release_phase_output_is_masked(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    runtime = LocalRuntime(data, NullEdge(), drain_seconds=0.1, stop_grace=2)
+    await runtime.start()
+    deploy_log: list[str] = []
+    try:
+        await runtime.run_release_phase(make_app(tmp_path), deploy_log.append, 10)
+    finally:
+        await runtime.close()
+    [path] = (data / "logs" / "apps" / KEY).glob("*.release.log")
+    assert path.read_text() == f"migrating with **** and {PLAIN}\n"
+    assert deploy_log[-1] == f"migrating with **** and {PLAIN}"
+    assert not any(SECRET in line for line in deploy_log)
+
+
+async def test_output_stays_masked_after_the_control_plane_was_killed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    app = make_app(tmp_path)
+    helper = subprocess.Popen(
+        [sys.executable, "-c", HELPER, str(data)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert helper.stdin is not None and helper.stdout is not None
+        helper.stdin.write(json.dumps(app_to_json(app)) + "\n")
+        helper.stdin.flush()
+        line = await asyncio.wait_for(asyncio.to_thread(helper.stdout.readline), 30)
+        assert line.strip() == "ready"
+    finally:
+        helper.kill()
+        helper.wait()
+        for stream in (helper.stdin, helper.stdout):
+            if stream is not None:
+                stream.close()
+    [pid] = pids(app)
+    # The registry keeps which env names are secrets: a restart after adoption masks them too.
+    [record] = (data / "run" / "instances").glob("*.json")
+    assert app_from_json(json.loads(record.read_text())["app"]).secret_names == {"API_TOKEN"}
+    edge = NullEdge()
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
+    try:
+        await runtime.start()
+        [address] = edge.upstreams[KEY]
+        assert await get(address, "/pid") == str(pid)  # adopted, not restarted
+        # The relay outlived the control plane that started it: the output still arrives.
+        assert await get(address, "/after") == "ok"
+        await eventually(lambda: "request /after token=****" in log_text(data))
+        assert SECRET not in log_text(data)
+    finally:
+        await runtime.close()
+    assert pids(app) == [pid]
