@@ -12,18 +12,13 @@ from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.crypto.jwt import JwtSigner
 from skyforge.adapters.crypto.passwords import Argon2Hasher
 from skyforge.adapters.git.fetcher import GitFetcher
-from skyforge.adapters.oidc import OidcClient
-from skyforge.adapters.oidc.login import OidcLoginProvider
 from skyforge.adapters.ratelimit import (
-    LockoutPolicy,
-    LoginGuard,
-    MemoryRateLimiter,
-    RateLimiter,
     RedisRateLimiter,
 )
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
+from skyforge.bootstrap_adapters import edge_of, limiter_of, login_throttle_of, oidc_of, runtime_of
 from skyforge.bootstrap_databases import DatabasesWiring
 from skyforge.bootstrap_domains import DomainsWiring
 from skyforge.bootstrap_secrets import SecretsWiring
@@ -36,9 +31,7 @@ from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
 from skyforge.deploys.events import DeployQueued, ReleaseCreated
 from skyforge.deploys.ports import BuildRef, ServiceRef
 from skyforge.domains.events import DomainAdded, DomainRemoved, DomainVerified
-from skyforge.edge.base import EdgeRouter
 from skyforge.edge.book import RouteBook
-from skyforge.edge.null import NullEdge
 from skyforge.identity.commands import (
     AddMember,
     ChangeMember,
@@ -58,9 +51,7 @@ from skyforge.projects import handlers as projects
 from skyforge.projects import queries as project_queries
 from skyforge.projects.commands import CreateProject, DeleteProject
 from skyforge.projects.events import ProjectCreated
-from skyforge.runtimes.base import Runtime
 from skyforge.runtimes.deployer import RuntimeDeployer
-from skyforge.runtimes.null import NullRuntime
 from skyforge.secrets.events import SecretChanged
 from skyforge.services import handlers as services
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
@@ -111,8 +102,8 @@ class Platform:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.db_url)
-        self.edge = RouteBook(self._edge())
-        self.runtime = self._runtime(self.edge)
+        self.edge = RouteBook(edge_of(settings))
+        self.runtime = runtime_of(settings, self.edge)
         self.locks = ServiceLocks()
         self.secrets = SecretsWiring(settings, self.uow)
         self.domains = DomainsWiring(settings, self.uow)
@@ -150,61 +141,15 @@ class Platform:
             secret_values=self.secrets.values,
         )
         self.identity = IdentitySettings(issuer=settings.api_url, admin_email=settings.admin_email)
-        self.oidc = self._oidc()
+        self.oidc = oidc_of(settings)
         self.hasher = Argon2Hasher()
         self.signer = JwtSigner()
-        self.limiter = self._limiter()
-        self.login_throttle = self._login_throttle()
+        self.limiter = limiter_of(settings)
+        self.login_throttle = login_throttle_of(settings, self.limiter)
         self.bus = MessageBus(self._commands(), self._events())
         self.started = False
 
     # -- wiring -----------------------------------------------------------------------------
-
-    def _edge(self) -> EdgeRouter:
-        s = self.settings
-        if s.edge == "null" or s.runtime != "local":
-            return NullEdge()
-        from skyforge.edge.caddy import CaddyEdge
-
-        return CaddyEdge(
-            s.data_dir.resolve(),
-            s.edge_port,
-            s.edge_host,
-            https_port=s.edge_https_port,
-            acme_email=s.acme_email,
-        )
-
-    def _runtime(self, edge: EdgeRouter) -> Runtime:
-        s = self.settings
-        if s.runtime == "local":
-            from skyforge.runtimes.local.runtime import LocalRuntime
-
-            return LocalRuntime(
-                s.data_dir.resolve(), edge, drain_seconds=s.drain_seconds, stop_grace=s.stop_grace
-            )
-        if s.runtime == "null":
-            return NullRuntime()
-        raise NotImplementedError(f"runtime {s.runtime!r} is not available yet")
-
-    def _limiter(self) -> RateLimiter:
-        """Shared through Redis when configured, so every API replica enforces one limit."""
-        if self.settings.redis_url:
-            return RedisRateLimiter(
-                self.settings.redis_url, prefix=f"{self.settings.redis_prefix}ratelimit:"
-            )
-        return MemoryRateLimiter()
-
-    def _login_throttle(self) -> LoginGuard:
-        first = self.settings.login_lock_seconds
-        return LoginGuard(self.limiter, LockoutPolicy(first_lock=first, max_lock=max(first, 900.0)))
-
-    def _oidc(self) -> OidcLoginProvider | None:
-        s = self.settings
-        if not (s.oidc_issuer and s.oidc_client_id and s.oidc_client_secret):
-            return None
-        redirect = s.oidc_redirect_url or f"{s.api_url}/api/v1/auth/oidc/callback"
-        client = OidcClient(s.oidc_issuer, s.oidc_client_id, s.oidc_client_secret, redirect)
-        return OidcLoginProvider(client)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self._published)
