@@ -155,32 +155,25 @@ class SkyForge:
             conn.close()
 
     def wait_for(self, host: str, predicate: Any, timeout: float = 30) -> str:
-        """Poll the edge until the body satisfies predicate; return it."""
-        deadline = time.monotonic() + timeout
-        last: tuple[int, str] = (0, "")
-        while time.monotonic() < deadline:
-            try:
-                last = self.get(host)
-                if last[0] == 200 and predicate(last[1]):
-                    return last[1]
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{host} never matched; last answer {last}\n{self.log()[-3000:]}")
+        """Poll the edge until `host` answers 200 with a body satisfying predicate; the body."""
+        return self._poll(host, lambda status, body: status == 200 and predicate(body), timeout)
 
     def wait_status(self, host: str, status: int, timeout: float = 15) -> str:
         """Poll the edge until `host` answers `status`; return the body."""
+        return self._poll(host, lambda got, _body: got == status, timeout)
+
+    def _poll(self, host: str, done: Any, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         last: tuple[int, str] = (0, "")
         while time.monotonic() < deadline:
             try:
                 last = self.get(host)
-                if last[0] == status:
+                if done(*last):
                     return last[1]
             except OSError:
                 pass  # the router was reloading its config
             time.sleep(0.1)
-        raise AssertionError(f"{host} never answered {status}; last {last}")
+        raise AssertionError(f"{host}: no matching answer; last {last}\n{self.log()[-3000:]}")
 
     def instances(self) -> list[dict[str, Any]]:
         """The local runtime's record of running processes."""

@@ -38,6 +38,13 @@ async def current_release(service_id: str, uow: DeploysUnitOfWork) -> Release | 
         return await uow.releases.current(service_id)
 
 
+async def release_version(release_id: str, uow: DeploysUnitOfWork) -> int | None:
+    """The number of a release (None when it no longer exists)."""
+    async with uow:
+        release = await uow.releases.get(release_id)
+    return None if release is None else release.version
+
+
 async def read_log(
     deploy_id: str, after_seq: int, limit: int, uow: DeploysUnitOfWork
 ) -> list[tuple[int, str]]:

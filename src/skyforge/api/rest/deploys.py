@@ -31,11 +31,7 @@ router = APIRouter(prefix="/api/v1/projects/{project}/services/{service}", tags=
 
 
 async def read(platform: Platform, service: str, d: Deploy) -> DeployRead:
-    version = None
-    if d.release_id:
-        async with platform.uow() as uow:
-            release = await uow.releases.get(d.release_id)
-        version = release.version if release else None
+    version = await queries.release_version(d.release_id, platform.uow()) if d.release_id else None
     return DeployRead(
         id=d.id,
         service=service,
