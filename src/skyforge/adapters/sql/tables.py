@@ -290,6 +290,7 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), index=True),
+    Column("actor", String(320)),  # who caused it; NULL when SkyForge itself did
 )
 
 # Custom domains: a hostname belongs to one service of the whole platform.

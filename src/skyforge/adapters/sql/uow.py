@@ -138,6 +138,7 @@ class SqlUnitOfWork:
         assert self._conn is not None, "commit outside the unit of work"
         events, self.events = self.events, []
         if events:
+            ctx = context.current.get()
             await self._conn.execute(
                 insert(outbox),
                 [
@@ -147,11 +148,12 @@ class SqlUnitOfWork:
                         "subject": e.subject,
                         "payload": e.payload(),
                         "created_at": now(),
+                        "actor": ctx.actor if ctx is not None else None,
                     }
                     for e in events
                 ],
             )
-            for record in audit_records(events, context.current.get()):
+            for record in audit_records(events, ctx):
                 await self.audit.add(record)
         await self._conn.commit()
         await self.publish(events)
