@@ -1,0 +1,1 @@
+"""Outgoing webhook subscriptions and deliveries; inbound git-provider hooks."""
