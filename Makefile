@@ -27,3 +27,5 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/events.py
+	$(BIN)/python bench/cache.py

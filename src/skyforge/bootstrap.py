@@ -19,9 +19,14 @@ from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
 from skyforge.bootstrap_adapters import edge_of, limiter_of, login_throttle_of, oidc_of, runtime_of
+from skyforge.bootstrap_cache import CacheWiring
 from skyforge.bootstrap_databases import DatabasesWiring
 from skyforge.bootstrap_domains import DomainsWiring
+from skyforge.bootstrap_events import EventsWiring
+from skyforge.bootstrap_git import GitWiring
+from skyforge.bootstrap_logs import LogsWiring
 from skyforge.bootstrap_secrets import SecretsWiring
+from skyforge.bootstrap_webhooks import CONSUMER_GROUP, WebhooksWiring, event_types
 from skyforge.builds import handlers as builds
 from skyforge.builds.model import Build
 from skyforge.config import Settings
@@ -29,7 +34,8 @@ from skyforge.databases.events import DatabaseRequested
 from skyforge.deploys import handlers as deploys
 from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
 from skyforge.deploys.events import DeployQueued, ReleaseCreated
-from skyforge.deploys.ports import BuildRef, ServiceRef
+from skyforge.deploys.model import Deploy
+from skyforge.deploys.ports import BuildRef, ServiceRef, SourceOverride
 from skyforge.domains.events import DomainAdded, DomainRemoved, DomainVerified
 from skyforge.edge.book import RouteBook
 from skyforge.identity.commands import (
@@ -47,6 +53,7 @@ from skyforge.kernel.bus import MessageBus
 from skyforge.kernel.errors import NotFound
 from skyforge.kernel.logs import LogSink
 from skyforge.kernel.messages import Command, Event
+from skyforge.observability.metrics import PlatformMetrics, measured_builds
 from skyforge.projects import handlers as projects
 from skyforge.projects import queries as project_queries
 from skyforge.projects.commands import CreateProject, DeleteProject
@@ -107,13 +114,21 @@ class Platform:
         self.locks = ServiceLocks()
         self.secrets = SecretsWiring(settings, self.uow)
         self.domains = DomainsWiring(settings, self.uow)
+        self.git = GitWiring(settings, self.uow, self.secrets.vault, self._send)
+        self.webhooks = WebhooksWiring(settings, self.uow, self.secrets.vault)
+        self.logs = LogsWiring(settings, self.uow, self.runtime)
         self.store = SqlJobStore(self.engine)
         self.databases = DatabasesWiring(
             settings, self.uow, self.secrets.vault, self._send, lambda: self.jobs.wake()
         )
+        self.databases.other_keys.append(self.webhooks.key_ids_in_use)
+        self.databases.after_rotation.append(self.webhooks.reseal)
+        self.databases.other_keys.append(self.git.key_ids_in_use)
+        self.databases.after_rotation.append(self.git.reseal)
         self.jobs = JobRunner(
             self.store, {deploys.JOB_KIND: _DeployJob(self), **self.databases.jobs()}
         )
+        self.metrics = PlatformMetrics(self.engine, self.edge, self.jobs.handlers)
         self.reconciler = Reconciler(
             self._desired,
             self.runtime,
@@ -129,7 +144,7 @@ class Platform:
         self.pipeline = deploys.Pipeline(
             uow=self.uow,
             service_by_id=self._service_by_id,
-            run_build=self._run_build,
+            run_build=measured_builds(self.metrics, self._run_build),
             get_build=self._get_build,
             deployer=RuntimeDeployer(
                 self.runtime, settings.release_timeout, settings.rollout_timeout
@@ -147,6 +162,15 @@ class Platform:
         self.limiter = limiter_of(settings)
         self.login_throttle = login_throttle_of(settings, self.limiter)
         self.bus = MessageBus(self._commands(), self._events())
+        # The event stream: consumers register with `feed` before start(); the relay feeds it.
+        self.stream = EventsWiring(settings, self.engine)
+        self.feed = self.stream.feed
+        self.webhooks.known(event_types())
+        self.feed.consume(CONSUMER_GROUP, self.webhooks.on_envelope)
+        # Hot reads (tokens, roles, projects, services), dropped by the events of every process.
+        self.cache = CacheWiring(settings, self.uow, self.signer, self.identity)
+        self.feed.broadcast(self.cache.on_envelope)
+        self.metrics.registry.register(self.cache.stats)
         self.started = False
 
     # -- wiring -----------------------------------------------------------------------------
@@ -155,7 +179,14 @@ class Platform:
         return SqlUnitOfWork(self.engine, self._published)
 
     async def _published(self, events: list[Event]) -> None:
+        if events:
+            self.stream.wake()  # the outbox has new rows: relay them now
+            # Before the handlers, so no replica serves the old state a moment longer; after
+            # them too, since they may write more without events (a new project's owner).
+            await self.cache.committed(events)
         await self.bus.publish(events)
+        if events:
+            await self.cache.committed(events)
 
     async def _send(self, command: Command) -> Any:
         return await self.bus.handle(command)
@@ -184,6 +215,9 @@ class Platform:
             **self.secrets.commands(),
             **self.databases.commands(),
             **self.domains.commands(),
+            **self.git.commands(),
+            **self.webhooks.commands(),
+            **self.logs.commands(),
         }
 
     def _events(self) -> dict[type[Event], list[Callable[[Any], Any]]]:
@@ -206,7 +240,7 @@ class Platform:
             ServiceCreated: [wake_reconciler],
             ProjectCreated: [lambda e: members.on_project_created(e, self.uow())],
             ServiceUpdated: [wake_reconciler],
-            ServiceDeleted: [wake_reconciler],
+            ServiceDeleted: [wake_reconciler, self.git.on_service_deleted],
             ReleaseCreated: [
                 lambda e: services.on_release_created(e, self.uow(), self._release_config)
             ],
@@ -266,13 +300,16 @@ class Platform:
             build = await uow.builds.get(build_id)
         return None if build is None or build.status != "succeeded" else build_ref(build)
 
-    async def _run_build(self, service: ServiceRef, log: LogSink) -> BuildRef:
+    async def _run_build(
+        self, service: ServiceRef, log: LogSink, source: SourceOverride | None = None
+    ) -> BuildRef:
         s = self.settings
         data = s.data_dir.resolve()
+        url, branch, commit = service.git_url, service.branch, None
+        if source is not None:
+            url, branch, commit = source.git_url, source.branch or branch, source.commit
         build = await builds.run_build(
-            builds.BuildRequest(
-                service.id, service.project, service.name, service.git_url, service.branch
-            ),
+            builds.BuildRequest(service.id, service.project, service.name, url, branch, commit),
             log,
             self.uow(),
             GitFetcher(),
@@ -307,6 +344,8 @@ class Platform:
         await migrate(self.engine, self.settings.data_dir.resolve())
         await self.secrets.check_keys()
         await self.databases.check_keys(self.secrets.vault.key_ids())
+        await self.webhooks.check_keys(self.secrets.vault.key_ids())
+        await self.git.check_keys(self.secrets.vault.key_ids())
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()
@@ -314,12 +353,18 @@ class Platform:
             self.reconciler.start()
             self.jobs.start()
             self.databases.start()
+            await self.stream.start()
+            self.webhooks.start()
+            self.logs.start()
         self.started = background
         return token
 
     async def stop(self) -> None:
         """Stop workers, then everything that runs (apps, router)."""
         if self.started:
+            await self.stream.stop()
+            await self.webhooks.stop()
+            await self.logs.stop()
             await self.databases.stop()
             await self.jobs.stop()
             await self.reconciler.stop()
@@ -329,6 +374,7 @@ class Platform:
             await self.oidc.client.aclose()
         if isinstance(self.limiter, RedisRateLimiter):
             await self.limiter.aclose()
+        await self.cache.aclose()
         await self.engine.dispose()
 
 
@@ -345,8 +391,19 @@ class _DeployJob:
                 return values
 
             pipeline = replace(self.platform.pipeline, secret_values=masked_values)
+            before = await self._deploy(subject_id)
             await deploys.execute_deploy(subject_id, log, pipeline)
         self.platform.reconciler.wake()
+        after = await self._deploy(subject_id)
+        if after is not None and after.finished and not (before and before.finished):
+            # Counted here, once, by the process that ran it.
+            self.platform.metrics.deploy_finished(
+                after.status, after.kind, after.started_at, after.finished_at
+            )
+
+    async def _deploy(self, subject_id: str) -> Deploy | None:
+        async with self.platform.uow() as uow:
+            return await uow.deploys.get(subject_id)
 
     async def should_cancel(self, subject_id: str) -> bool:
         async with self.platform.uow() as uow:

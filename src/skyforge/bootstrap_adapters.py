@@ -35,10 +35,15 @@ def edge_of(s: Settings) -> EdgeRouter:
 
 def runtime_of(s: Settings, edge: EdgeRouter) -> Runtime:
     if s.runtime == "local":
+        from skyforge.runtimes.local.logrelay import LogBounds
         from skyforge.runtimes.local.runtime import LocalRuntime
 
         return LocalRuntime(
-            s.data_dir.resolve(), edge, drain_seconds=s.drain_seconds, stop_grace=s.stop_grace
+            s.data_dir.resolve(),
+            edge,
+            drain_seconds=s.drain_seconds,
+            stop_grace=s.stop_grace,
+            log_bounds=LogBounds.of_service(s.log_retention_bytes),
         )
     if s.runtime == "null":
         return NullRuntime()

@@ -101,6 +101,10 @@ class DatabasesWiring:
         self.vault = vault
         self.check_every = 300.0
         self._rotating = asyncio.Lock()
+        # Other stored blobs sealed under the master keys (webhook secrets): the keys they
+        # need survive a rotation, and they are re-sealed after it.
+        self.other_keys: list[Callable[[], Awaitable[set[str]]]] = []
+        self.after_rotation: list[Callable[[], Awaitable[Any]]] = []
         self._schedule: asyncio.Task[None] | None = None
 
     def use(self, servers: Servers) -> None:
@@ -125,9 +129,13 @@ class DatabasesWiring:
         """The secrets' rotation, keeping the keys stored URLs need; then re-seal the URLs."""
         async with self._rotating:
             keep = await queries.key_ids_in_use(self.uow(), self.deps.cipher)
+            for more in self.other_keys:
+                keep |= await more()
             vault = KeepingKeys(self.vault, keep)
             event = await secret_handlers.rotate_master_key(cmd, self.uow, vault)
             await handlers.reseal_credentials(self.deps)
+            for reseal in self.after_rotation:
+                await reseal()
         return event
 
     async def check_keys(self, held: set[str]) -> None:

@@ -21,8 +21,15 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     redis_prefix: str = "skyforge:"  # every key SkyForge writes to Redis starts with it
+    # Hot reads (see README, "Cache"): in Redis when redis_url is set, else in process; an
+    # entry lives this long at most (events drop it sooner); 0 turns the cache off.
+    cache_ttl: float = Field(60.0, ge=0)
     nats_url: str | None = None
+    # Events on NATS JetStream (see README, "Events"): the stream, and subjects <prefix>.>.
+    nats_stream: str = "SKYFORGE"
+    nats_subject_prefix: str = "skyforge"
     kafka_bootstrap: str | None = None
+    kafka_topic: str = "skyforge.events"
     runtime: Literal["local", "kubernetes", "gitops", "null"] = "local"
     edge: Literal["caddy", "null"] = "caddy"
     # Every step of a deploy has a bound, so no deploy can hang.
@@ -34,6 +41,9 @@ class Settings(BaseSettings):
     stop_grace: float = 10.0
     reconcile_interval: float = 2.0
     max_instances: int = Field(20, ge=1)
+    # `skyforge up` logs one JSON object a line (console: the same fields, for a terminal).
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Login with an OpenID Connect provider (all three set: enabled).
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -78,8 +88,19 @@ class Settings(BaseSettings):
     dns_port: int = Field(53, ge=1, le=65535)
     verify_connect_to: str | None = None  # local setups: connect here for the HTTP token check
     verify_http_port: int | None = Field(None, ge=1, le=65535)  # default: the edge port
+    # Outgoing webhooks (see README, "Webhooks"): targets on loopback, private, link-local or
+    # metadata addresses are refused unless allowed here (e.g. 10.0.0.0/8,127.0.0.1/32).
+    webhook_allow_private: bool = False
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_timeout: float = Field(10.0, gt=0)
+    webhook_retry_base_seconds: float = Field(10.0, gt=0)  # then x3 per attempt, with jitter
+    webhook_max_attempts: int = Field(8, ge=1, le=30)
+    # App logs (see README, "App logs"): what each service keeps, in all, before its oldest
+    # files go; drains to loopback/private addresses only when allowed (local setups, tests).
+    log_retention_bytes: int = Field(64 << 20, ge=1 << 16)
+    log_drain_allow_private: bool = False
 
-    @field_validator("cors_origins", "dns_nameservers", mode="before")
+    @field_validator("cors_origins", "dns_nameservers", "webhook_allowed_networks", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -172,7 +172,9 @@ async def test_the_release_phase_output_is_masked(tmp_path: Path) -> None:
     finally:
         await runtime.close()
     [path] = (data / "logs" / "apps" / KEY).glob("*.release.log")
-    assert path.read_text() == f"migrating with **** and {PLAIN}\n"
+    stamp, text = path.read_text().split(" ", 1)  # each stored line starts with its time
+    assert text == f"migrating with **** and {PLAIN}\n"
+    assert stamp.endswith("Z") and len(stamp) == len("2026-11-25T01:22:08.123Z")
     assert deploy_log[-1] == f"migrating with **** and {PLAIN}"
     assert not any(SECRET in line for line in deploy_log)
 

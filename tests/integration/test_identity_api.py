@@ -157,7 +157,12 @@ async def test_mutations_are_audited_with_who_what_where_and_no_values(
     )
     log = (await owner.get("/api/v1/projects/audited/audit")).json()["items"]
     actions = [r["action"] for r in log]
-    assert actions[:3] == ["service.config_changed", "service.created", "project.created"]
+    assert actions[:4] == [
+        "service.config_changed",
+        "service.created",
+        "member.added",  # the creator becomes the project's owner
+        "project.created",
+    ]
     change = log[0]
     assert change["actor"] == "owner@example.com"
     assert (change["user_agent"], change["request_id"]) == ("audit-test/1", "req-42")

@@ -34,6 +34,19 @@ CALLS: dict[str, tuple[str, str, Any]] = {
     "database.delete": ("DELETE", "/databases/cache", {"confirm": "cache"}),
     "domain.read": ("GET", "/services/web/domains", None),
     "domain.manage": ("POST", "/services/web/domains", {"hostname": "shop.example.com"}),
+    "hook.manage": ("POST", "/services/web/hooks", {"provider": "github"}),
+    "logdrain.read": ("GET", "/services/web/log-drains", None),
+    "logdrain.manage": (
+        "POST",
+        "/services/web/log-drains",
+        {"url": "syslog+tls://93.184.215.14:6514"},  # a public address: no lookup, no refusal
+    ),
+    "webhook.read": ("GET", "/webhooks", None),
+    "webhook.manage": (
+        "POST",
+        "/webhooks",
+        {"url": "https://hooks.example.invalid/x", "events": ["*"]},
+    ),
     "member.read": ("GET", "/members", None),
     "member.manage": ("POST", "/members", {"email": "bystander@example.com", "role": "viewer"}),
     "audit.read": ("GET", "/audit", None),

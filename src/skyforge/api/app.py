@@ -15,8 +15,14 @@ from skyforge.api import errors, metrics, security
 from skyforge.api.context import RequestContextMiddleware
 from skyforge.api.rest import databases as database_routes
 from skyforge.api.rest import deploys, domains, identity, members, projects, services
+from skyforge.api.rest import git as git_routes
+from skyforge.api.rest import hooks as hook_routes
+from skyforge.api.rest import log_drains as log_drain_routes
+from skyforge.api.rest import logs as log_routes
 from skyforge.api.rest import secrets as secret_routes
+from skyforge.api.rest import webhooks as webhook_routes
 from skyforge.bootstrap import Platform
+from skyforge.observability import tracing
 from skyforge.web import pages
 
 
@@ -34,7 +40,12 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
                 await platform.stop()
 
     app = FastAPI(
-        title="SkyForge", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
+        title="SkyForge",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        telemetry=tracing.fastapi_telemetry(),  # spans only when traces are exported
     )
     app.state.platform = platform
     errors.install(app)
@@ -60,7 +71,7 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
             ),
         ),
     )
-    metrics.install(app)
+    metrics.install(app, platform.metrics)
 
     app.add_middleware(RequestContextMiddleware)
     for module in (identity, projects, members, services, deploys, domains):
@@ -68,7 +79,13 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     app.include_router(identity.wellknown)
     app.include_router(secret_routes.router)
     app.include_router(database_routes.router)
+    app.include_router(log_routes.router)
+    app.include_router(log_drain_routes.router)
+    app.include_router(webhook_routes.router)
     app.include_router(secret_routes.keys)
+    app.include_router(git_routes.router)
+    app.include_router(hook_routes.router)
+    app.include_router(hook_routes.receiver)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])
@@ -78,7 +95,7 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        """Readiness: the database answers."""
+        """Readiness: the database answers (and NATS, when configured)."""
         try:
             async with platform.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
@@ -86,6 +103,11 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
             return JSONResponse(
                 {"status": "unavailable", "database": type(exc).__name__}, status_code=503
             )
-        return JSONResponse({"status": "ok", "database": "ok"})
+        stream = await platform.stream.ready()
+        if any(state != "ok" for state in stream.values()):
+            return JSONResponse(
+                {"status": "unavailable", "database": "ok", **stream}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok", **stream})
 
     return app

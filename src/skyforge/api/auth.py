@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from skyforge.identity.handlers.access import authenticate, authorize, require_scope
+from skyforge.identity.handlers.access import require_scope
 from skyforge.identity.model import Principal
 from skyforge.kernel import context
 from skyforge.kernel.errors import Unauthorized
@@ -23,9 +23,7 @@ async def require_principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'")
     platform = request.app.state.platform
-    principal = await authenticate(
-        token.strip(), platform.uow(), platform.signer, platform.identity
-    )
+    principal: Principal = await platform.cache.authenticate(token.strip())  # identity's, cached
     ctx = context.current.get()
     if ctx is not None:
         ctx.actor_id, ctx.actor, ctx.via = principal.user_id, principal.email, principal.via
@@ -44,7 +42,7 @@ def allow(action: str) -> Callable[..., Awaitable[Principal]]:
         if project is None:
             require_scope(principal, action)
         else:
-            await authorize(principal, project, action, platform.uow(), platform.project_id_of)
+            await platform.cache.authorize(principal, project, action)  # identity's, cached
         return principal
 
     return check

@@ -197,7 +197,8 @@ class BodyLimitMiddleware:
         self.app, self.limit = app, max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # A git push carries a whole pack: the git routes bound their (decompressed) bodies.
+        if scope["type"] != "http" or _route_path(scope).startswith("/git/"):
             return await self.app(scope, receive, send)
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.limit:

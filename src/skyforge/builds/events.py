@@ -21,3 +21,11 @@ class BuildFailed(Event):
     service: str
     build_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class BuildStarted(Event):
+    type: ClassVar[str] = "build.started"
+    project: str
+    service: str
+    build_id: str

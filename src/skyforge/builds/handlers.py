@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from skyforge.builds.events import BuildFailed, BuildSucceeded
+from skyforge.builds.events import BuildFailed, BuildStarted, BuildSucceeded
 from skyforge.builds.model import Build
 from skyforge.builds.ports import Builder, BuildsUnitOfWork, SourceFetcher
 from skyforge.kernel.clock import now
@@ -23,6 +23,7 @@ class BuildRequest:
     service: str
     git_url: str
     branch: str
+    commit: str | None = None  # exactly this commit (a push), else the head of `branch`
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,12 @@ async def run_build(
     slug = settings.slugs_dir / req.service_id / build.id
     async with uow:
         await uow.builds.add(build)
+        uow.emit(BuildStarted(project=req.project, service=req.service, build_id=build.id))
         await uow.commit()
     try:
         slug.parent.mkdir(parents=True, exist_ok=True)
         async with asyncio.timeout(settings.clone_timeout):
-            build.commit = await fetcher.fetch(req.git_url, req.branch, slug, log)
+            build.commit = await fetcher.fetch(req.git_url, req.branch, slug, log, req.commit)
         cache = settings.cache_dir / req.service_id
         cache.mkdir(parents=True, exist_ok=True)
         async with asyncio.timeout(settings.build_timeout):

@@ -19,8 +19,10 @@ class BuildResult:
 
 
 class SourceFetcher(Protocol):
-    async def fetch(self, url: str, branch: str, dest: Path, log: LogSink) -> str:
-        """Clone `branch` of `url` (URL or local path) into the empty dir `dest`.
+    async def fetch(
+        self, url: str, branch: str, dest: Path, log: LogSink, commit: str | None = None
+    ) -> str:
+        """Clone `branch` of `url` (URL or local path), or `commit` if given, into `dest`.
 
         Returns the commit id. Raises skyforge.kernel.errors.StepFailed with a clear reason.
         """

@@ -116,7 +116,7 @@ class Api:
         return response
 
     def _send_once(self, method: str, path: str, stream: bool, **kwargs: Any) -> httpx.Response:
-        headers = {}
+        headers = dict(kwargs.pop("headers", None) or {})
         if self.session is not None and self.session.expiring():
             self.refresh()
         if bearer := self.session.access_token if self.session else self.token:
@@ -161,11 +161,15 @@ class Api:
         return items
 
     @contextmanager
-    def stream(self, path: str, **params: Any) -> Iterator[Iterator[str]]:
+    def stream(
+        self, path: str, headers: dict[str, str] | None = None, **params: Any
+    ) -> Iterator[Iterator[str]]:
         """A text body as it arrives, with no read timeout (it may be followed for long)."""
         timeout = httpx.Timeout(30.0, read=None)
         with self._transport_errors():
-            response = self._exchange("GET", path, stream=True, params=params, timeout=timeout)
+            response = self._exchange(
+                "GET", path, stream=True, params=params, timeout=timeout, headers=headers
+            )
             try:
                 if not response.is_success:
                     response.read()

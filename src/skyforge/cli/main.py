@@ -7,7 +7,9 @@ import typer
 from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
 from skyforge.cli import databases as database_commands
 from skyforge.cli import domains as domain_commands
+from skyforge.cli import drains as drain_commands
 from skyforge.cli import secrets as secret_commands
+from skyforge.cli import webhooks as webhook_commands
 
 app = typer.Typer(
     help="SkyForge: from a git repository to a running app at a URL.", no_args_is_help=True
@@ -36,8 +38,10 @@ app.command()(services.scale)
 app.add_typer(env.app, name="env")
 app.add_typer(secret_commands.app, name="secrets")
 app.add_typer(domain_commands.app, name="domains")
+app.add_typer(webhook_commands.app, name="webhooks")
 app.add_typer(database_commands.app, name="db")
 app.command()(logs.logs)
+app.add_typer(drain_commands.app, name="drains")
 app.command("open")(services.open_service)
 app.add_typer(members.app, name="members")
 app.command()(accounts.invite)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from collections.abc import Iterator
 
@@ -14,11 +13,14 @@ from rich.console import Console
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
+from skyforge.observability import logging as structured
+from skyforge.observability import tracing
 
 
 async def serve(settings: Settings, console: Console) -> None:
     """Start everything, serve until SIGTERM/SIGINT, then stop everything started."""
     platform = Platform(settings)
+    tracing.instrument_engine(platform.engine)
     try:
         token = await platform.start()
         app = create_app(platform)
@@ -26,9 +28,10 @@ async def serve(settings: Settings, console: Console) -> None:
             app,
             host=settings.api_host,
             port=settings.api_port,
-            log_level="warning",
+            log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's loggers print through the structured handler
             lifespan="off",
-            access_log=False,
+            access_log=True,
         )
         server = _Server(config)
         loop = asyncio.get_running_loop()
@@ -71,11 +74,14 @@ def _announce(console: Console, s: Settings, token: str | None) -> None:
 
 
 def run() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     console = Console(highlight=False, soft_wrap=True)  # a token must stay on one line
     settings = Settings()
+    structured.configure(settings.log_level, settings.log_format)
+    tracing.configure()  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         asyncio.run(serve(settings, console))
     except OSError as exc:
         console.print(f"[red]SkyForge could not start: {exc}[/red]")
         raise SystemExit(1) from exc
+    finally:
+        tracing.shutdown()  # the spans still batched leave before the process does

@@ -53,3 +53,21 @@ class DatabaseBackedUp(Event):
     project: str
     name: str
     backup: str
+
+
+@dataclass(frozen=True)
+class DatabaseReady(Event):
+    """Provisioned (or restored): services can be given its URL (never carried here)."""
+
+    type: ClassVar[str] = "database.ready"
+    project: str
+    name: str
+    engine: str
+
+
+@dataclass(frozen=True)
+class DatabaseFailed(Event):
+    type: ClassVar[str] = "database.failed"
+    project: str
+    name: str
+    reason: str  # as the API shows it: server addresses are redacted by the provisioners

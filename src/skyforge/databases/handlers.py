@@ -20,6 +20,8 @@ from skyforge.databases.events import (
     DatabaseBackedUp,
     DatabaseDeleted,
     DatabaseDetached,
+    DatabaseFailed,
+    DatabaseReady,
     DatabaseRequested,
     DatabaseRotated,
 )
@@ -122,6 +124,10 @@ async def provision(database_id: str, deps: Deps) -> None:
                 await deps.servers.delete(db.engine, db.resource)
             return
         await uow.databases.save(db)
+        if db.ready:
+            uow.emit(DatabaseReady(project=db.project, name=db.name, engine=db.engine))
+        else:
+            uow.emit(DatabaseFailed(project=db.project, name=db.name, reason=db.reason or ""))
         await uow.commit()
 
 

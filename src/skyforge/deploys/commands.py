@@ -7,6 +7,11 @@ from skyforge.kernel.messages import Command
 class RequestDeploy(Command):
     project: str
     service: str
+    # A git push or a provider hook deploys exactly one commit, possibly from another
+    # repository than the service's configured source (which stays as it is).
+    source_url: str | None = None
+    source_branch: str | None = None
+    source_commit: str | None = None
 
 
 @dataclass(frozen=True)

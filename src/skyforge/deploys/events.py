@@ -49,3 +49,25 @@ class ReleaseCreated(Event):
     service_id: str
     release_id: str
     rollback: bool
+
+
+@dataclass(frozen=True)
+class DeployStarted(Event):
+    """A deploy left the queue: its job began (status "building" or "deploying")."""
+
+    type: ClassVar[str] = "deploy.started"
+    project: str
+    service: str
+    deploy_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DeployStatusChanged(Event):
+    """A running deploy moved on (its build is done: "deploying")."""
+
+    type: ClassVar[str] = "deploy.status_changed"
+    project: str
+    service: str
+    deploy_id: str
+    status: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from skyforge.deploys.events import (
     DeployCancelled,
     DeployFailed,
     DeployQueued,
+    DeployStarted,
+    DeployStatusChanged,
     DeploySucceeded,
     ReleaseCreated,
 )
@@ -38,7 +41,9 @@ from skyforge.deploys.ports import (
     ServiceById,
     ServiceRef,
     ServicesOf,
+    SourceOverride,
 )
+from skyforge.kernel import tracing
 from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Conflict, Invalid, NotFound, StepFailed
 from skyforge.kernel.ids import new_id
@@ -51,11 +56,18 @@ logger = logging.getLogger(__name__)
 
 
 async def _queue(
-    uow: DeploysUnitOfWork, service: ServiceRef, kind: str, target: Release | None = None
+    uow: DeploysUnitOfWork,
+    service: ServiceRef,
+    kind: str,
+    target: Release | None = None,
+    source: SourceOverride | None = None,
 ) -> Deploy:
     deploy = Deploy(new_id(), service.id, kind, QUEUED, now())
     if target is not None:
         deploy.target_release_id = target.id
+    if source is not None:
+        deploy.source_url, deploy.source_branch = source.git_url, source.branch
+        deploy.source_commit = source.commit
     await uow.deploys.add(deploy)
     await uow.jobs.enqueue(JOB_KIND, deploy.id, serial_key=f"service:{service.id}")
     uow.emit(
@@ -67,12 +79,24 @@ async def _queue(
 async def request_deploy(
     cmd: RequestDeploy, uow: DeploysUnitOfWork, find_service: FindService
 ) -> Deploy:
-    """Queue a build of the branch head and its rollout."""
+    """Queue a build of the branch head (or of the commit given) and its rollout."""
     service = await find_service(cmd.project, cmd.service)
+    source = _override(cmd)
     async with uow:
-        deploy = await _queue(uow, service, "build")
+        deploy = await _queue(uow, service, "build", source=source)
         await uow.commit()
     return deploy
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def _override(cmd: RequestDeploy) -> SourceOverride | None:
+    if cmd.source_url is None:
+        return None
+    if cmd.source_commit is not None and not _COMMIT.match(cmd.source_commit):
+        raise Invalid("source commit must be a full hexadecimal object id")
+    return SourceOverride(cmd.source_url, cmd.source_branch, cmd.source_commit)
 
 
 async def roll_back(cmd: RollBack, uow: DeploysUnitOfWork, find_service: FindService) -> Deploy:
@@ -159,13 +183,20 @@ class Pipeline:
 async def execute_deploy(deploy_id: str, log: StoredLog, p: Pipeline) -> None:
     """Build (or reuse a build), make the release, run its release phase and roll it out."""
     async with p.uow() as uow:
+        queued = await uow.deploys.get(deploy_id)
+    if queued is None or queued.finished:
+        return
+    # Looked up first: the event of the status change needs the names, in its transaction.
+    service = await p.service_by_id(queued.service_id)
+    async with p.uow() as uow:
         deploy = await uow.deploys.get(deploy_id)
         if deploy is None or deploy.finished:
             return
         deploy.advance(BUILDING if deploy.kind == "build" else DEPLOYING, now())
         await uow.deploys.save(deploy)
+        if service is not None:
+            uow.emit(DeployStarted(**_names(service, deploy), status=deploy.status))
         await uow.commit()
-    service = await p.service_by_id(deploy.service_id)
     if service is None:
         return await _finish(p, deploy, None, FAILED, "the service was deleted", log)
     try:
@@ -196,15 +227,20 @@ async def _artifact(
     # Taken before the build, like the config vars: a later change queues its own deploy.
     refs = await p.secret_refs(service) if deploy.kind != "rollback" else {}
     if deploy.kind == "build":
-        build = await p.run_build(service, log)
+        pushed = None
+        if deploy.source_url is not None:
+            pushed = SourceOverride(deploy.source_url, deploy.source_branch, deploy.source_commit)
+        with tracing.span("build", service=service.name, project=service.project):
+            build = await p.run_build(service, log, pushed)
         async with p.uow() as uow:
             stored = await uow.deploys.get(deploy.id)
             if stored is not None:
                 stored.build_id = build.id
                 stored.status = DEPLOYING
                 await uow.deploys.save(stored)
+                uow.emit(DeployStatusChanged(**_names(service, stored), status=DEPLOYING))
                 await uow.commit()
-        return build, dict(service.config), refs, f"Deploy of {service.branch}"
+        return build, dict(service.config), refs, _deploy_of(service, pushed)
     async with p.uow() as uow:
         if deploy.kind == "rollback" and deploy.target_release_id:
             source = await uow.releases.get(deploy.target_release_id)
@@ -221,6 +257,13 @@ async def _artifact(
     if reused is None:
         raise StepFailed(f"the build of v{source.version} is gone; deploy again")
     return reused, config, refs, description
+
+
+def _deploy_of(service: ServiceRef, source: SourceOverride | None) -> str:
+    if source is None:
+        return f"Deploy of {service.branch}"
+    commit = f" {source.commit[:12]}" if source.commit else ""
+    return f"Deploy of {source.branch or service.branch}{commit}"
 
 
 def _what_changed(source: Release | None, config: dict[str, str], refs: dict[str, int]) -> str:
@@ -246,11 +289,13 @@ async def _rollout(
     secrets = await p.secret_values(service, refs)  # decrypted for the runtime, never stored
     if "release" in build.process_types:
         log("-----> Running release phase")
-        async with _step("release phase", p.release_timeout):
-            await p.deployer.release_phase(service, release, build, log, secrets)
+        with tracing.span("release phase", release=version):
+            async with _step("release phase", p.release_timeout):
+                await p.deployer.release_phase(service, release, build, log, secrets)
     log(f"-----> Rolling out v{version}")
-    async with _step("rollout", p.rollout_timeout):
-        await p.deployer.rollout(service, release, build, log, secrets)
+    with tracing.span("rollout", release=version):
+        async with _step("rollout", p.rollout_timeout):
+            await p.deployer.rollout(service, release, build, log, secrets)
     async with p.uow() as uow:
         await uow.releases.add(release)
         uow.emit(
@@ -286,6 +331,10 @@ async def _cancel_was_requested(p: Pipeline, deploy_id: str) -> bool:
     async with p.uow() as uow:
         deploy = await uow.deploys.get(deploy_id)
     return deploy is not None and deploy.cancel_requested
+
+
+def _names(service: ServiceRef, deploy: Deploy) -> dict[str, str]:
+    return {"project": service.project, "service": service.name, "deploy_id": deploy.id}
 
 
 async def _finish(

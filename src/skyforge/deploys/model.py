@@ -40,6 +40,10 @@ class Deploy:
     cancel_requested: bool = False
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # build: a source other than the service's own (a pushed commit); None: the branch head.
+    source_url: str | None = None
+    source_branch: str | None = None
+    source_commit: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -78,9 +78,19 @@ class BuildRef:
     env: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SourceOverride:
+    """Build this instead of the service's source: a pushed commit, a provider hook's."""
+
+    git_url: str
+    branch: str | None = None  # for the log and the release's description
+    commit: str | None = None  # None: the head of `branch`
+
+
 FindService = Callable[[str, str], Awaitable[ServiceRef]]  # (project, name), NotFound if absent
 ServiceById = Callable[[str], Awaitable[ServiceRef | None]]
-RunBuild = Callable[[ServiceRef, LogSink], Awaitable[BuildRef]]  # raises StepFailed
+# (service, log, source override or None); raises StepFailed
+RunBuild = Callable[[ServiceRef, LogSink, SourceOverride | None], Awaitable[BuildRef]]
 GetBuild = Callable[[str], Awaitable[BuildRef | None]]
 # Filled from the secrets context. The NAME -> current version of the secrets a service sees
 # (what a new release snapshots); the plaintext of a release's references, at rollout only

@@ -38,6 +38,18 @@ class RouteBook:
     async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
         await self.edge.set_verification_tokens(tokens)
 
+    def hosts(self) -> dict[str, str]:
+        """Routed hostname (lowercase) -> route key, for the edge's per-host metrics."""
+        return {name.lower(): r.key for r in self._applied or () for name in r.hostnames}
+
+    async def metrics_text(self) -> str | None:
+        """The router's own Prometheus metrics, when it has any (Caddy does; null does not)."""
+        reader = getattr(self.edge, "metrics_text", None)
+        if reader is None:
+            return None
+        text: str | None = await reader()
+        return text
+
     async def _apply(self) -> None:
         merged = {**self._runtime, **self._services}
         routes = [merged[k] for k in sorted(merged)]

@@ -172,6 +172,13 @@ class CaddyEdge:
             if self._state.slots.get(key) != slots:
                 await self._apply()
 
+    async def metrics_text(self) -> str | None:
+        """Caddy's Prometheus metrics (per host, see caddy_config), read on the admin socket."""
+        if self._client is None:
+            return None
+        response = await self._admin("GET", "/metrics", within=0.5)
+        return response.text if response is not None and response.status_code == 200 else None
+
     async def _adopt(self) -> CaddyProcess | None:
         previous = read_pidfile(self._pidfile)
         if previous is None or not previous.alive():

@@ -124,7 +124,10 @@ def build_config(
         # Plain HTTP only (h2 and h3 need TLS). Automatic HTTPS would certify every routed
         # name, .localhost ones included, and redirect them all: TLS is explicit, below.
         server.update({"protocols": ["h1"], "automatic_https": {"disable": True}})
-    config: Json = {**bootstrap_config(admin_socket), "apps": {"http": {"servers": servers}}}
+    # Per-host request metrics, read from the admin socket: part of the one full config, so
+    # turning them on never costs a reload of its own.
+    http: Json = {"metrics": {"per_host": True}, "servers": servers}
+    config: Json = {**bootstrap_config(admin_socket), "apps": {"http": http}}
     if https:
         only_secure = {key: [n for n in names if n in secure] for key, names in routes.items()}
         servers[caddy_tls.TLS_SERVER] = {

@@ -45,6 +45,12 @@ MATRIX: dict[str, tuple[Role, Scope]] = {
     "database.delete": (Role.ADMIN, Scope.WRITE),
     "domain.read": (Role.VIEWER, Scope.READ),
     "domain.manage": (Role.DEVELOPER, Scope.WRITE),  # as on Heroku: developers add domains
+    "hook.manage": (Role.DEVELOPER, Scope.WRITE),  # inbound GitHub/GitLab hooks: they deploy
+    "webhook.read": (Role.VIEWER, Scope.READ),  # subscriptions and their delivery log
+    "webhook.manage": (Role.DEVELOPER, Scope.WRITE),  # Heroku: app webhooks need deploy access
+    # Log drains: a drain URL may carry the receiver's token, so only developers see them.
+    "logdrain.read": (Role.DEVELOPER, Scope.READ),
+    "logdrain.manage": (Role.DEVELOPER, Scope.WRITE),
     "member.read": (Role.VIEWER, Scope.READ),
     "member.manage": (Role.ADMIN, Scope.ADMIN),
     "audit.read": (Role.ADMIN, Scope.READ),

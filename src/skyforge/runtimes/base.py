@@ -62,6 +62,28 @@ class LogLine:
     time: float  # unix seconds
     source: str  # "web.1", "worker.1", "release", "router"
     line: str
+    release_id: str = field(default="", compare=False)
+    # Opaque: where reading resumes after this line (a follow cursor, or a search page cursor).
+    cursor: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """A search over a service's retained output; every given condition must hold."""
+
+    since: float | None = None  # unix seconds, inclusive
+    until: float | None = None  # unix seconds, inclusive
+    text: str | None = None  # case-insensitive substring of the line
+    release_id: str | None = None
+    process: str | None = None  # "web" (every web instance), "web.1", "release"
+    limit: int = 100
+    after: str | None = None  # a LogPage.next_cursor: the page after it
+
+
+@dataclass(frozen=True)
+class LogPage:
+    items: list[LogLine]  # in time order
+    next_cursor: str | None  # None: nothing more matched when the page was read
 
 
 class RolloutFailed(Exception):
@@ -95,6 +117,20 @@ class Runtime(Protocol):
     async def remove(self, key: str) -> None:
         """Stop and forget everything of one service (it was deleted)."""
 
-    def logs(self, key: str, *, follow: bool, tail: int) -> AsyncIterator[LogLine]:
-        """The app's output (every process of the service), optionally followed live."""
+    def logs(
+        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+    ) -> AsyncIterator[LogLine]:
+        """The app's output (every process of the service), optionally followed live.
+
+        With `cursor` (a LogLine.cursor it gave out), it resumes right after that line: no line
+        lost, none repeated; `tail` is then ignored.
+        """
+        ...
+
+    async def search_logs(self, key: str, query: LogQuery) -> LogPage:
+        """Retained output lines matching `query`, oldest first, a page at a time."""
+        ...
+
+    async def log_position(self, key: str) -> str:
+        """A cursor at the end of the output now: logs(cursor=it) gives what comes later."""
         ...

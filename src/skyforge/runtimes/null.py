@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from skyforge.kernel.logs import LogSink
-from skyforge.runtimes.base import AppRelease, LogLine, ObservedApp, RolloutFailed
+from skyforge.runtimes.base import (
+    AppRelease,
+    LogLine,
+    LogPage,
+    LogQuery,
+    ObservedApp,
+    RolloutFailed,
+)
 
 
 class NullRuntime:
@@ -60,11 +67,20 @@ class NullRuntime:
         self.removed.append(key)
         self.apps.pop(key, None)
 
-    async def logs(self, key: str, *, follow: bool, tail: int) -> AsyncIterator[LogLine]:
+    async def logs(
+        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+    ) -> AsyncIterator[LogLine]:
         """No output, ever."""
         nothing: tuple[LogLine, ...] = ()
         for line in nothing:
             yield line
+
+    async def search_logs(self, key: str, query: LogQuery) -> LogPage:
+        """Nothing ever matches: there is no output."""
+        return LogPage([], None)
+
+    async def log_position(self, key: str) -> str:
+        return ""
 
     def _maybe_fail(self) -> None:
         if self.fail_next is not None:

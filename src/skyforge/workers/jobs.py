@@ -10,6 +10,7 @@ import socket
 from typing import Protocol
 
 from skyforge.adapters.sql.jobs import Job, SqlJobStore
+from skyforge.kernel import tracing
 from skyforge.kernel.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class JobRunner:
             if handler is None:
                 log.error("no handler for job kind %s", job.kind)
             else:
-                work = asyncio.create_task(handler.run(job.subject_id))
+                work = asyncio.create_task(_traced(job, handler))
                 await self._watch(job, handler, work)
                 await work
                 status = "done"
@@ -114,3 +115,12 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
             raise
+
+
+async def _traced(job: Job, handler: JobHandler) -> None:
+    """Run the job inside a span continuing the trace of the request that queued it."""
+    # In the job's own task: the watch loop's lease and cancel queries stay out of the trace.
+    with tracing.continued(
+        job.traceparent, f"job {job.kind}", job_id=job.id, subject=job.subject_id
+    ):
+        await handler.run(job.subject_id)

@@ -22,15 +22,20 @@ class GitFetcher:
         self.timeout = timeout
         self.git = git or shutil.which("git", path=BASE_PATH) or "git"
 
-    async def fetch(self, url: str, branch: str, dest: Path, log: LogSink) -> str:
-        """Clone `branch` of `url` into `dest`, drop `.git`, and return the commit id."""
+    async def fetch(
+        self, url: str, branch: str, dest: Path, log: LogSink, commit: str | None = None
+    ) -> str:
+        """Clone `branch` of `url` (or just `commit`) into `dest`, drop `.git`; the commit id."""
         try:
             url, branch = validate_git_url(url), validate_branch(branch)
+            if commit is not None and not _COMMIT.match(commit):
+                raise Invalid(f"not a commit id: {commit[:80]!r}")
         except Invalid as exc:
             # Checked again here: the stored value may predate a stricter rule.
             log(f" !     {exc.detail}")
             raise StepFailed(exc.detail) from None
-        log(f"-----> Fetching {mask_credentials(url)} (branch {branch})")
+        at = f"commit {commit[:12]} of {branch}" if commit else f"branch {branch}"
+        log(f"-----> Fetching {mask_credentials(url)} ({at})")
         with tempfile.TemporaryDirectory(prefix="skyforge-git-home-") as home:
             env = clean_env(
                 {
@@ -46,17 +51,20 @@ class GitFetcher:
                     "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
                 }
             )
-            await run_step(
-                [
-                    *(self.git, "-c", "protocol.ext.allow=never", "clone"),
-                    *("--depth", "1", "--single-branch", "--branch", branch),
-                    *("--", url, str(dest)),
-                ],
-                what="git clone",
-                log=log,
-                env=env,
-                timeout=self.timeout,
-            )
+            if commit is None:
+                await run_step(
+                    [
+                        *(self.git, "-c", "protocol.ext.allow=never", "clone"),
+                        *("--depth", "1", "--single-branch", "--branch", branch),
+                        *("--", url, str(dest)),
+                    ],
+                    what="git clone",
+                    log=log,
+                    env=env,
+                    timeout=self.timeout,
+                )
+            else:
+                await self._fetch_commit(url, commit, dest, log, env)
             out: list[str] = []
             await run_step(
                 [self.git, "rev-parse", "HEAD"],
@@ -74,3 +82,18 @@ class GitFetcher:
         shutil.rmtree(dest / ".git")
         log(f"-----> Fetched commit {commit[:12]}")
         return commit
+
+    async def _fetch_commit(
+        self, url: str, commit: str, dest: Path, log: LogSink, env: dict[str, str]
+    ) -> None:
+        """Exactly one commit (protocol v2 lets a client want any object id; a later push to
+        the branch cannot change what this deploy builds)."""
+        git = (self.git, "-c", "protocol.ext.allow=never")
+        dest.mkdir(parents=True, exist_ok=True)
+        steps = [
+            ([*git, "init", "-q", str(dest)], "git init"),
+            ([*git, "-C", str(dest), "fetch", "-q", "--depth=1", "--", url, commit], "git fetch"),
+            ([*git, "-C", str(dest), "checkout", "-q", "--detach", "FETCH_HEAD"], "git checkout"),
+        ]
+        for argv, what in steps:
+            await run_step(argv, what=what, log=log, env=env, timeout=self.timeout)

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import builtins
-import logging
 import math
-import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 
 from skyforge.adapters.ratelimit.base import Decision, Rule
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-# What means "Redis is not there" (as opposed to a bug, which should surface).
-_OUTAGE = (ConnectionError, TimeoutError, ReadOnlyError, OSError, builtins.TimeoutError)
+from skyforge.adapters.redisguard import GuardedRedis
 
 # The same arithmetic as base.take, atomically, on the server's TIME: replicas with skewed
 # clocks still share one bucket. The key expires exactly when the bucket would be full again.
@@ -70,28 +57,20 @@ class RedisRateLimiter:
         timeout: float = 0.5,
         outage_pause: float = 1.0,
     ) -> None:
-        if isinstance(url_or_client, str):
-            # Fail fast: the default client retries with backoff for seconds on every call.
-            self._redis = Redis.from_url(
-                url_or_client,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
-            )
-            self._owned = True
-        else:
-            self._redis, self._owned = url_or_client, False
+        mode = "open (requests are not limited)" if fail_open else "closed"
+        self._guarded = GuardedRedis(
+            url_or_client, what=f"rate limiter, failing {mode}", timeout=timeout, pause=outage_pause
+        )
+        self._redis = self._guarded.redis
         self._prefix = prefix
         self._script = self._redis.register_script(_HIT)
         self.fail_open = fail_open
         self._pause = outage_pause
-        self._down_until = 0.0
-        self._down = False
+        self._guard = self._guarded.guard
 
     async def aclose(self) -> None:
         """Close the client this limiter made (a client passed in belongs to the caller)."""
-        if self._owned:
-            await self._redis.aclose()
+        await self._guarded.aclose()
 
     async def hit(self, key: str, rule: Rule) -> Decision:
         """Take one token from the bucket `key` (full when first seen)."""
@@ -157,23 +136,3 @@ class RedisRateLimiter:
             await self._redis.delete(*names)
 
         await self._guard(run, None)
-
-    async def _guard(self, run: Callable[[], Awaitable[T]], fallback: T) -> T:
-        if time.monotonic() < self._down_until:
-            return fallback
-        try:
-            result = await run()
-        except _OUTAGE as exc:
-            self._down_until = time.monotonic() + self._pause
-            if not self._down:
-                self._down = True
-                log.warning(
-                    "rate limiter: Redis unreachable (%s); failing %s until it is back",
-                    type(exc).__name__,
-                    "open (requests are not limited)" if self.fail_open else "closed",
-                )
-            return fallback
-        if self._down:
-            self._down = False
-            log.warning("rate limiter: Redis reachable again")
-        return result

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skyforge.adapters.sql.repositories.base import SqlRepository
 from skyforge.adapters.sql.tables import jobs
+from skyforge.kernel import tracing
 from skyforge.kernel.clock import now
 from skyforge.kernel.ids import new_id
 
@@ -29,6 +30,7 @@ class SqlJobQueue(SqlRepository):
                 status="queued",
                 attempts=0,
                 created_at=now(),
+                traceparent=tracing.traceparent(),
             )
         )
 
@@ -46,6 +48,7 @@ class Job:
     kind: str
     subject_id: str
     attempts: int
+    traceparent: str | None = None
 
 
 class SqlJobStore:
@@ -78,7 +81,13 @@ class SqlJobStore:
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
             row = (
                 await conn.execute(
-                    select(jobs.c.id, jobs.c.kind, jobs.c.subject_id, jobs.c.attempts)
+                    select(
+                        jobs.c.id,
+                        jobs.c.kind,
+                        jobs.c.subject_id,
+                        jobs.c.attempts,
+                        jobs.c.traceparent,
+                    )
                     .where(claimable, ~busy)
                     .order_by(jobs.c.created_at, jobs.c.id)
                     .limit(1)
@@ -96,7 +105,7 @@ class SqlJobStore:
                     attempts=row.attempts + 1,
                 )
             )
-        return Job(row.id, row.kind, row.subject_id, row.attempts + 1)
+        return Job(row.id, row.kind, row.subject_id, row.attempts + 1, row.traceparent)
 
     async def renew(self, job_id: str, worker: str) -> None:
         async with self.engine.begin() as conn:

@@ -256,6 +256,10 @@ deploys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # A pushed commit (git push, provider hook) instead of the service's source.
+    Column("source_url", String(2048)),
+    Column("source_branch", String(255)),
+    Column("source_commit", String(64)),
 )
 
 deploy_logs = Table(
@@ -279,6 +283,8 @@ jobs = Table(
     Column("locked_until", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    # W3C trace context of the request that queued the job: its run continues that trace.
+    Column("traceparent", String(64)),
 )
 
 outbox = Table(
@@ -339,4 +345,101 @@ database_attachments = Table(
     Column("var", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("project_id", "var"),
+)
+
+# Inbound git-provider hooks (GitHub, GitLab): the secret sealed (GitHub signs with it) or
+# hashed (GitLab sends it back as is); delivery ids seen, to refuse replays.
+inbound_hooks = Table(
+    "inbound_hooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("project_name", String(63), nullable=False),
+    Column("service_id", ID, _fk("services"), nullable=False, index=True),
+    Column("service_name", String(63), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("sealed", LargeBinary),
+    Column("secret_hash", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+inbound_deliveries = Table(
+    "inbound_deliveries",
+    metadata,
+    Column("hook_id", ID, _fk("inbound_hooks"), primary_key=True),
+    Column("delivery_id", String(128), primary_key=True),
+    Column("event", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+# A preview service per open pull/merge request; goes with the preview or its parent.
+previews = Table(
+    "previews",
+    metadata,
+    Column("service_id", ID, _fk("services"), primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("parent_service_id", ID, _fk("services"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("parent_service_id", "number"),
+)
+
+# Outgoing webhooks: the signing secret only ever sealed (envelope, the secrets' master keys).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project_id", ID, _fk("projects"), nullable=False),
+    Column("project_name", String(63), nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("sealed_secret", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One per (webhook, event); claimed with a lease by a delivery worker when due.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("webhook_id", ID, _fk("webhooks"), nullable=False),
+    Column("project_name", String(63), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), index=True),
+    Column("locked_by", String(100)),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("response_code", Integer),
+    Column("latency_ms", Integer),
+    Column("error", Text),
+    Column("log", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("webhook_id", "event_id"),
+)
+
+# Log drains: where a service's app output is forwarded, and how far forwarding got. Only one
+# replica forwards a drain at a time: it holds the row's lease (locked_by, locked_until).
+log_drains = Table(
+    "log_drains",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("service_id", ID, _fk("services"), nullable=False, index=True),
+    Column("project_name", String(63), nullable=False),
+    Column("service_name", String(63), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("cursor", Text),
+    Column("delivered", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("locked_by", String(100)),
+    Column("locked_until", DateTime(timezone=True)),
 )

@@ -28,9 +28,19 @@ from skyforge.adapters.sql.repositories.identity import (
     SqlTokenRepository,
     SqlUserRepository,
 )
+from skyforge.adapters.sql.repositories.inbound_hooks import (
+    SqlDeliveryRepository,
+    SqlInboundHookRepository,
+    SqlPreviewRepository,
+)
+from skyforge.adapters.sql.repositories.log_drains import SqlLogDrainRepository
 from skyforge.adapters.sql.repositories.projects import SqlProjectRepository
 from skyforge.adapters.sql.repositories.secrets import SqlSecretRepository
 from skyforge.adapters.sql.repositories.services import SqlServiceRepository
+from skyforge.adapters.sql.repositories.webhooks import (
+    SqlWebhookDeliveryRepository,
+    SqlWebhookRepository,
+)
 from skyforge.adapters.sql.tables import outbox
 from skyforge.identity.model import AuditRecord
 from skyforge.kernel import context
@@ -90,6 +100,12 @@ class SqlUnitOfWork:
     secrets: SqlSecretRepository
     databases: SqlDatabaseRepository
     domains: SqlDomainRepository
+    webhooks: SqlWebhookRepository
+    webhook_deliveries: SqlWebhookDeliveryRepository
+    inbound_hooks: SqlInboundHookRepository
+    inbound_deliveries: SqlDeliveryRepository
+    previews: SqlPreviewRepository
+    log_drains: SqlLogDrainRepository
 
     def __init__(self, engine: AsyncEngine, publish: Publish = _nothing) -> None:
         self.engine = engine
@@ -118,6 +134,12 @@ class SqlUnitOfWork:
         self.secrets = SqlSecretRepository(conn)
         self.databases = SqlDatabaseRepository(conn)
         self.domains = SqlDomainRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn)
+        self.webhook_deliveries = SqlWebhookDeliveryRepository(conn)
+        self.inbound_hooks = SqlInboundHookRepository(conn)
+        self.inbound_deliveries = SqlDeliveryRepository(conn)
+        self.previews = SqlPreviewRepository(conn)
+        self.log_drains = SqlLogDrainRepository(conn)
         return self
 
     async def __aexit__(

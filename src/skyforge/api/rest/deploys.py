@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from skyforge.api.auth import allow
@@ -25,7 +23,6 @@ from skyforge.deploys import queries
 from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
 from skyforge.deploys.model import Deploy
 from skyforge.kernel.errors import Invalid
-from skyforge.services import queries as service_queries
 
 router = APIRouter(prefix="/api/v1/projects/{project}/services/{service}", tags=["deploys"])
 
@@ -48,7 +45,7 @@ async def read(platform: Platform, service: str, d: Deploy) -> DeployRead:
 
 
 async def _service_id(platform: Platform, project: str, service: str) -> str:
-    return (await service_queries.get_service(project, service, platform.uow())).id
+    return (await platform.cache.service(project, service)).id
 
 
 async def _accepted(platform: Platform, project: str, service: str, deploy: Deploy) -> JSONResponse:
@@ -175,27 +172,3 @@ async def rollback(
     """Roll back to release N (default: the previous one) as a new release, config included."""
     deploy = await platform.bus.handle(RollBack(project, service, body.release if body else None))
     return await _accepted(platform, project, service, deploy)
-
-
-@router.get(
-    "/logs",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/plain": {}}}},
-    dependencies=[Depends(allow("service.logs"))],
-)
-async def app_logs(
-    project: str,
-    service: str,
-    platform: PlatformDep,
-    follow: bool = False,
-    tail: int = Query(100, ge=0, le=10000),
-) -> Response:
-    """The running app's output (every process), optionally followed live."""
-    found = await service_queries.get_service(project, service, platform.uow())
-
-    async def lines() -> AsyncIterator[str]:
-        async for entry in platform.runtime.logs(found.key, follow=follow, tail=tail):
-            at = datetime.fromtimestamp(entry.time or time.time(), UTC)
-            yield f"{at.isoformat(timespec='seconds')} {entry.source}: {entry.line}\n"
-
-    return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")

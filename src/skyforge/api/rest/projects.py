@@ -10,10 +10,9 @@ from skyforge.api.auth import Caller, allow
 from skyforge.api.deps import PlatformDep
 from skyforge.api.pagination import Cursor, Limit, decode, page
 from skyforge.api.rest.schemas.projects import ProjectCreate, ProjectPage, ProjectRead
-from skyforge.identity.handlers.access import visible_project_ids
 from skyforge.identity.model import Principal
+from skyforge.kernel.errors import NotFound
 from skyforge.kernel.names import dns_label
-from skyforge.projects import queries
 from skyforge.projects.commands import CreateProject, DeleteProject
 from skyforge.projects.model import Project
 
@@ -42,15 +41,17 @@ async def list_projects(
     caller: Caller, platform: PlatformDep, limit: Limit = 50, cursor: Cursor = None
 ) -> dict[str, object]:
     """Projects, oldest first."""
-    visible = await visible_project_ids(caller, platform.uow())
-    found = await queries.list_projects(decode(cursor), limit, platform.uow(), visible)
+    found = await platform.cache.visible_projects(caller, decode(cursor), limit)
     return page([read(p) for p in found], limit, found[-1].id if found else "")
 
 
 @router.get("/{project}", response_model=ProjectRead, dependencies=[Depends(allow("project.read"))])
 async def get_project(project: str, platform: PlatformDep) -> ProjectRead:
     """One project."""
-    return read(await queries.get_project(project, platform.uow()))
+    found = await platform.cache.project(project)
+    if found is None:
+        raise NotFound(f"no project named {project!r}")
+    return read(found)
 
 
 @router.delete("/{project}", status_code=204, dependencies=[Depends(allow("project.delete"))])

@@ -90,7 +90,7 @@ async def list_services(
 @router.get("/{service}", response_model=ServiceRead, dependencies=[Depends(allow("service.read"))])
 async def get_service(project: str, service: str, platform: PlatformDep) -> ServiceRead:
     """One service with its current release and state."""
-    found = await queries.get_service(project, service, platform.uow())
+    found = await platform.cache.service(project, service)  # without config vars: not read
     return await read(platform, found, await platform.runtime.observe())
 
 

@@ -95,10 +95,16 @@ async def authorize(
     if action not in MATRIX:
         raise LookupError(f"unknown action {action!r}")
     project_id, role = await project_role(principal, project, uow, project_id_of)
+    permit(principal, project, role, action)
+    return project_id, role
+
+
+def permit(principal: Principal, project: str, role: Role | None, action: str) -> None:
+    """The caller's role in `project` (None: an organization admin) and the token's scope
+    must both allow `action`."""
     if role is not None and not role_allows(role, action):
         raise Forbidden(f"your role in {project!r} ({role.value}) does not allow {action}")
     require_scope(principal, action)
-    return project_id, role
 
 
 def require_scope(principal: Principal, action: str) -> None:

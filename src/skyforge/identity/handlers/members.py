@@ -126,4 +126,9 @@ async def on_project_created(event: ProjectCreated, uow: IdentityUnitOfWork) -> 
             await uow.memberships.save(
                 Membership(event.project_id, event.owner_id, Role.OWNER, now())
             )
+            owner = await uow.users.get(event.owner_id)
+            if owner is not None:  # a membership is a state change: it goes on the stream too
+                uow.emit(
+                    MemberAdded(project=event.project, email=owner.email, role=Role.OWNER.value)
+                )
             await uow.commit()

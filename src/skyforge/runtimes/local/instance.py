@@ -12,7 +12,7 @@ from pathlib import Path
 from skyforge.runtimes.base import AppRelease
 from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
 from skyforge.runtimes.local.logfiles import tail_lines
-from skyforge.runtimes.local.logrelay import start_relay
+from skyforge.runtimes.local.logrelay import LogBounds, stamped, start_relay
 from skyforge.runtimes.local.proc import is_running, signal_group, start_time
 from skyforge.runtimes.local.registry import InstanceRecord
 
@@ -25,7 +25,12 @@ class StartFailed(Exception):
 
 
 def launch(
-    app: AppRelease, process: str, index: int, port: int | None, log_path: Path
+    app: AppRelease,
+    process: str,
+    index: int,
+    port: int | None,
+    log_path: Path,
+    bounds: LogBounds | None = None,
 ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
     """Start one instance in its own session, its output masked and appended to `log_path`.
 
@@ -43,7 +48,7 @@ def launch(
         raise StartFailed(f"{process}.{index}: {exc}") from exc
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        relay, fd = start_relay(log_path, app.secret_values())
+        relay, fd = start_relay(log_path, app.secret_values(), bounds)
     except OSError as exc:
         raise StartFailed(f"{process}.{index}: cannot start its log relay: {exc}") from exc
     try:
@@ -93,9 +98,10 @@ class Instance:
         index: int,
         port: int | None,
         log_path: Path,
+        bounds: LogBounds | None = None,
     ) -> Instance:
         """Start a new instance."""
-        popen, relay = launch(app, process, index, port, log_path)
+        popen, relay = launch(app, process, index, port, log_path, bounds)
         record = InstanceRecord(
             id=instance_id,
             app=app,
@@ -118,12 +124,12 @@ class Instance:
         """Where the edge reaches it: "127.0.0.1:PORT"."""
         return f"127.0.0.1:{self.record.port}"
 
-    def respawn(self, port: int | None) -> None:
+    def respawn(self, port: int | None, bounds: LogBounds | None = None) -> None:
         """Start the same command again (after it died), as our own child."""
         self.record.port = port
         self.started_at = time.monotonic()  # also when it fails: a failed start is no stable run
         popen, relay = launch(
-            self.record.app, self.record.type, self.record.index, port, self.record.log_path
+            self.record.app, self.record.type, self.record.index, port, self.record.log_path, bounds
         )
         self.popen = popen
         self.relays.append(relay)
@@ -149,7 +155,7 @@ class Instance:
         """Append a line of ours to the instance's log, where its user will look."""
         try:
             with open(self.record.log_path, "a", encoding="utf-8") as handle:
-                handle.write(f"skyforge[{self.label}]: {text}\n")
+                handle.write(stamped(f"skyforge[{self.label}]: {text}"))
         except OSError:
             pass
 

@@ -11,6 +11,7 @@ from skyforge.kernel.logs import LogSink
 from skyforge.kernel.masking import Masker
 from skyforge.runtimes.base import AppRelease, RolloutFailed
 from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
+from skyforge.runtimes.local.logrelay import stamped
 from skyforge.runtimes.local.proc import signal_group
 
 
@@ -63,9 +64,9 @@ async def _stream(
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "ab") as file:
 
-        def emit(raw: bytes, end: bytes) -> None:
+        def emit(raw: bytes) -> None:
             line = mask(raw.decode("utf-8", "surrogateescape"))
-            file.write(line.encode("utf-8", "surrogateescape") + end)
+            file.write(stamped(line).encode("utf-8", "surrogateescape"))
             file.flush()
             log(line.encode("utf-8", "surrogateescape").decode("utf-8", "replace").rstrip("\r"))
 
@@ -75,6 +76,6 @@ async def _stream(
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
-                emit(line, b"\n")
+                emit(line)
         if pending:
-            emit(pending, b"")
+            emit(pending)

@@ -12,10 +12,18 @@ from pathlib import Path
 from skyforge.edge.base import EdgeRouter, Route
 from skyforge.kernel.ids import new_id
 from skyforge.kernel.logs import LogSink
-from skyforge.runtimes.base import AppRelease, LogLine, ObservedApp, RolloutFailed
+from skyforge.runtimes.base import (
+    AppRelease,
+    LogLine,
+    LogPage,
+    LogQuery,
+    ObservedApp,
+    RolloutFailed,
+)
 from skyforge.runtimes.local.health import wait_healthy
 from skyforge.runtimes.local.instance import Instance, StartFailed
-from skyforge.runtimes.local.logfiles import read_logs
+from skyforge.runtimes.local.logfiles import decode_follow, end_cursor, read_logs, search
+from skyforge.runtimes.local.logrelay import LogBounds
 from skyforge.runtimes.local.ports import PortAllocator
 from skyforge.runtimes.local.proc import is_running
 from skyforge.runtimes.local.registry import InstanceRecord, Registry
@@ -43,8 +51,10 @@ class LocalRuntime:
         drain_seconds: float = 1.0,
         stop_grace: float = 10.0,
         health_timeout: float = 60.0,
+        log_bounds: LogBounds | None = None,
     ) -> None:
         self._edge = edge
+        self._log_bounds = log_bounds or LogBounds()
         self._drain = drain_seconds
         self._grace = stop_grace
         self._health_timeout = health_timeout
@@ -120,10 +130,24 @@ class LocalRuntime:
             await self._publish_routes()
             shutil.rmtree(self._logs_dir / key, ignore_errors=True)
 
-    async def logs(self, key: str, *, follow: bool, tail: int) -> AsyncIterator[LogLine]:
-        """The output of every instance (and release phase) of the service's recent releases."""
-        async for line in read_logs(self._logs_dir / key, follow=follow, tail=tail):
-            yield line
+    def logs(
+        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+    ) -> AsyncIterator[LogLine]:
+        """The output of every instance (and release phase) of the service's recent releases.
+
+        Not a generator itself: a bad cursor is refused here, before any output starts.
+        """
+        if cursor:
+            decode_follow(cursor)
+        return read_logs(self._logs_dir / key, follow=follow, tail=tail, cursor=cursor)
+
+    async def search_logs(self, key: str, query: LogQuery) -> LogPage:
+        """Retained output lines matching `query`, oldest first."""
+        return await asyncio.to_thread(search, self._logs_dir / key, query)
+
+    async def log_position(self, key: str) -> str:
+        """A follow cursor at the end of every log file of the service now."""
+        return await asyncio.to_thread(end_cursor, self._logs_dir / key)
 
     # -- rollout ----------------------------------------------------------------------------
 
@@ -232,7 +256,9 @@ class LocalRuntime:
         port = self._ports.allocate() if process == "web" else None
         log_path = self._logs_dir / app.key / f"{app.release_id}.{process}.{index}.log"
         try:
-            instance = Instance.spawn(new_id(), app, process, index, port, log_path)
+            instance = Instance.spawn(
+                new_id(), app, process, index, port, log_path, self._log_bounds
+            )
         except StartFailed:
             self._ports.release(port)
             raise
@@ -253,7 +279,7 @@ class LocalRuntime:
             self._ports.release(before)
             port = self._ports.allocate(prefer=before)
         try:
-            instance.respawn(port)
+            instance.respawn(port, self._log_bounds)
         except StartFailed as exc:
             instance.note(str(exc))  # the supervisor sees it dead and tries again later
         self._registry.save(instance.record)

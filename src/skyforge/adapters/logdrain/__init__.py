@@ -1,0 +1,1 @@
+"""Log drain protocols: RFC 5424 syslog (TCP, UDP, TLS), NDJSON over HTTP, Loki push."""

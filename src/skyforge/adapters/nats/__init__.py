@@ -1,0 +1,1 @@
+"""NATS JetStream: the event stream between SkyForge processes."""

@@ -1,0 +1,1 @@
+"""Observability of SkyForge itself: Prometheus metrics, JSON logs and OpenTelemetry traces."""

@@ -1,0 +1,1 @@
+"""Inbound git-provider hooks: GitHub and GitLab tell SkyForge about pushes and pull requests."""
