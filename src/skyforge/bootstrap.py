@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,8 @@ from skyforge.services.ports import ProjectRef
 from skyforge.workers.deploy_log import DeployLogWriter
 from skyforge.workers.jobs import JobRunner
 from skyforge.workers.reconciler import Desired, DomainFeed, Reconciler
+
+log = logging.getLogger(__name__)
 
 
 def service_ref(s: Service) -> ServiceRef:
@@ -362,12 +365,18 @@ class Platform:
     async def stop(self) -> None:
         """Stop workers, then everything that runs (apps, router)."""
         if self.started:
-            await self.stream.stop()
-            await self.webhooks.stop()
-            await self.logs.stop()
-            await self.databases.stop()
-            await self.jobs.stop()
-            await self.reconciler.stop()
+            for part in (
+                self.stream,
+                self.webhooks,
+                self.logs,
+                self.databases,
+                self.jobs,
+                self.reconciler,
+            ):
+                try:  # one part failing to stop must not leave the others running
+                    await part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(part).__name__)
             await self.runtime.close()
             await self.edge.close()
         if self.oidc is not None:

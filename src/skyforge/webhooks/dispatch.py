@@ -94,4 +94,5 @@ class DeliveryWorker:
             except Exception:
                 log.exception("claiming webhook deliveries failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll)
+                async with asyncio.timeout(self.poll):  # (3.11's wait_for can eat a cancel)
+                    await self._wake.wait()
