@@ -120,7 +120,8 @@ def test_after_sigkill_the_next_start_adopts_what_lived_on(
     caddy_pid = int((skyforge.data_dir / "run" / "caddy.pid").read_text().split()[0])
     skyforge.stop(signal.SIGKILL)
     assert all(pid_alive(p) for p in apps)
-    assert skyforge.get(HOST)[0] == 200  # the router and the app live on
+    status, body = skyforge.get(HOST)
+    assert status == 200, (status, body)  # the router and the app live on
 
     skyforge.start()
     assert skyforge.get(HOST)[0] == 200
