@@ -24,7 +24,6 @@ from skyforge.api.errors import problem
 from skyforge.bootstrap import Platform
 from skyforge.deploys import queries as deploy_queries
 from skyforge.deploys.commands import RequestDeploy
-from skyforge.identity.handlers.access import authenticate, authorize
 from skyforge.kernel import context
 from skyforge.kernel.errors import Invalid, SkyforgeError, Unauthorized
 from skyforge.services import queries as service_queries
@@ -60,13 +59,13 @@ async def _allowed(request: Request, project: str, action: str) -> Response | No
     if token is None:
         return _challenge("use any user name and a SkyForge token as the password")
     try:
-        principal = await authenticate(token, platform.uow(), platform.signer, platform.identity)
+        principal = await platform.cache.authenticate(token)  # as the API does (cached)
     except Unauthorized as exc:
         return _challenge(exc.detail)
     ctx = context.current.get()
     if ctx is not None:
         ctx.actor_id, ctx.actor, ctx.via = principal.user_id, principal.email, principal.via
-    await authorize(principal, project, action, platform.uow(), platform.project_id_of)
+    await platform.cache.authorize(principal, project, action)
     return None
 
 
