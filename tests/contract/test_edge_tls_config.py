@@ -66,7 +66,8 @@ def test_local_mode_certifies_tls_hostnames_from_the_internal_ca(tmp_path: Path)
     assert server["listen"] == ["127.0.0.1:8443"]
     assert server["tls_connection_policies"] == [{}]
     hosts = [r["match"][0]["host"] for r in server["routes"] if "host" in r.get("match", [{}])[0]]
-    assert hosts == [["a.example.test"], [SHOP]]  # the generated .localhost name stays plain HTTP
+    # The generated .localhost name stays plain HTTP; "name:port" is there for per-host metrics.
+    assert hosts == [["a.example.test", "a.example.test:8443"], [SHOP, f"{SHOP}:8443"]]
 
 
 def test_with_an_acme_email_public_names_use_acme_and_local_ones_the_internal_ca(
@@ -127,14 +128,16 @@ def test_plain_http_redirects_only_the_hostnames_that_ask_after_serving_tokens(
         ],
         "terminal": True,
     }
-    assert routes[2]["match"] == [{"host": [SHOP, LOCAL]}]  # the app, for names not redirected
+    # The app, for names not redirected (with the port too, as clients send it, for metrics).
+    assert routes[2]["match"] == [{"host": [SHOP, LOCAL, f"{SHOP}:8080", f"{LOCAL}:8080"]}]
 
 
 def test_a_redirect_to_port_443_names_no_port(tmp_path: Path) -> None:
-    routes = config(tmp_path, https(tmp_path, port=443), [ROUTE])["apps"]["http"]["servers"]["edge"]
-    location = routes["routes"][1]["handle"][0]["headers"]["Location"]
+    servers = config(tmp_path, https(tmp_path, port=443), [ROUTE])["apps"]["http"]["servers"]
+    location = servers["edge"]["routes"][1]["handle"][0]["headers"]["Location"]
 
     assert location == ["https://{http.request.host}{http.request.uri}"]
+    assert servers["edge-tls"]["routes"][1]["match"] == [{"host": [SHOP]}]  # clients send no :443
 
 
 def test_without_an_https_port_tls_and_redirects_are_ignored(tmp_path: Path) -> None:

@@ -220,12 +220,12 @@ async def test_edge_traffic_is_exported_per_service_by_status_class(
     await routes.set_upstreams("shop.web", [backend])
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
         for host, path in [
-            ("web.shop.localhost", "/"),
+            (f"web.shop.localhost:{port}", "/"),  # as browsers and curl send it
             ("web.shop.localhost", "/"),
             ("WWW.shop.example", "/"),
-            ("web.shop.localhost", "/boom"),
-            ("api.shop.localhost", "/"),  # no upstream: the 503 page
-            ("unknown.example", "/"),  # routed nowhere: not a service's traffic
+            (f"web.shop.localhost:{port}", "/boom"),
+            (f"api.shop.localhost:{port}", "/"),  # no upstream: the 503 page
+            (f"unknown.example:{port}", "/"),  # routed nowhere: not a service's traffic
         ]:
             await client.get(path, headers={"Host": host})
 

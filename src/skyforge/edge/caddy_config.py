@@ -31,6 +31,7 @@ MIN_CAPACITY = 12
 # a crashed instance being restarted, or a slot still pointing at a stopped one.
 TRY_DURATION = "5s"
 TRY_INTERVAL = "50ms"
+DEFAULT_PORTS = frozenset({80, 443})
 
 # Placeholders are filled per request. The Host header cannot hold <, > or " (Go rejects such
 # requests with 400), so echoing it in HTML text is safe. No literal braces: Caddy would read
@@ -112,7 +113,7 @@ def build_config(
     if https and redirected:
         first.append(caddy_tls.redirect_route(redirected, https.port))
     servers = {
-        SERVER: {"listen": [listen], **_routing(first, edge_dir, routes, slots)},
+        SERVER: {"listen": [listen], **_routing(first, edge_dir, routes, slots, _port(listen))},
         # Reached only through the slots of routes without upstreams; reverse_proxy passes the
         # client's Host header on, so the page still names the host that was asked for.
         UNAVAILABLE_SERVER: {
@@ -132,7 +133,7 @@ def build_config(
         only_secure = {key: [n for n in names if n in secure] for key, names in routes.items()}
         servers[caddy_tls.TLS_SERVER] = {
             **caddy_tls.server(https.listen),
-            **_routing(tokens, edge_dir, only_secure, slots),
+            **_routing(tokens, edge_dir, only_secure, slots, https.port),
             "automatic_https": {"disable": True},
         }
         config["apps"].update(caddy_tls.apps(https, secure))
@@ -145,16 +146,24 @@ def encode(config: Json) -> bytes:
     return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _port(listen: str) -> int:
+    return int(listen.rsplit(":", 1)[1])
+
+
 def _upstreams(edge_dir: Path, key: str, count: int) -> list[Json]:
     return [{"dial": f"{{file.{slot_file(edge_dir, key, i)}}}"} for i in range(count)]
 
 
 def _routing(
-    first: list[Json], edge_dir: Path, routes: Mapping[str, Sequence[str]], slots: Mapping[str, int]
+    first: list[Json],
+    edge_dir: Path,
+    routes: Mapping[str, Sequence[str]],
+    slots: Mapping[str, int],
+    port: int,
 ) -> Json:
     """A server's routes (after `first`), its catch-all 404 and its error pages."""
     http_routes = [
-        _route(hostnames, _upstreams(edge_dir, key, slots.get(key, MIN_CAPACITY)))
+        _route(hostnames, port, _upstreams(edge_dir, key, slots.get(key, MIN_CAPACITY)))
         for key, hostnames in sorted(routes.items())
         if hostnames
     ]
@@ -172,9 +181,14 @@ def _routing(
     }
 
 
-def _route(hostnames: Sequence[str], upstreams: list[Json]) -> Json:
+def _route(hostnames: Sequence[str], port: int, upstreams: list[Json]) -> Json:
+    # Caddy labels per-host metrics with the Host header as sent, which carries the port when
+    # it is not the scheme's default, and counts only hosts named in a matcher (others go to
+    # "_other", so random names cannot grow its memory). The matcher ignores the request's
+    # port, so "name:port" never matches anything: it only lets that label be counted.
+    with_port = [f"{name}:{port}" for name in hostnames] if port not in DEFAULT_PORTS else []
     return {
-        "match": [{"host": list(hostnames)}],
+        "match": [{"host": [*hostnames, *with_port]}],
         "handle": [_reverse_proxy(upstreams)],
         "terminal": True,
     }

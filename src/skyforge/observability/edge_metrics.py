@@ -77,7 +77,7 @@ def parse(text: str, hosts: dict[str, str]) -> dict[tuple[str, str], _Service]:
             continue
         for sample in family.samples:
             labels = sample.labels
-            key = hosts.get(labels.get("host", "").lower())
+            key = hosts.get(_hostname(labels.get("host", "")))
             if key is None or labels.get("server") in SKIPPED_SERVERS or "." not in key:
                 continue
             project, service = key.split(".", 1)
@@ -89,6 +89,12 @@ def parse(text: str, hosts: dict[str, str]) -> dict[tuple[str, str], _Service]:
             elif sample.name.endswith("_bucket"):
                 seen.buckets[float(labels["le"])] += sample.value
     return dict(services)
+
+
+def _hostname(host: str) -> str:
+    """The name in a Host header ("web.shop.localhost:8080" -> "web.shop.localhost")."""
+    name, _, port = host.lower().rpartition(":")
+    return name if name and port.isdigit() else host.lower()
 
 
 def _code_class(code: str) -> str:
