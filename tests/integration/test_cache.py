@@ -343,11 +343,10 @@ async def test_a_deleted_project_is_gone_on_the_next_read(api: httpx.AsyncClient
     assert (await api.get("/api/v1/projects/shop")).json()["id"] == recreated.json()["id"]
 
 
+@pytest.mark.parametrize("settings", ["redis"], indirect=True)
 async def test_no_token_and_no_config_value_ever_reaches_redis(
     people: People, settings: Settings, tmp_path: Path
 ) -> None:
-    if not settings.redis_url:
-        pytest.skip("only Redis is shared")
     made = (await people.admin.post("/api/v1/tokens", json={"name": "ci"})).json()
     ci = people.client(made["token"])
     repo = make_git_repo(tmp_path / "repo", {"index.html": "hi"})
