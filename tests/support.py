@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +25,28 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+async def eventually(check: Callable[[], object], timeout: float = 20.0) -> None:
+    """Wait until `check()` (a plain or an async callable) is true; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = check()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def client_of(platform: Platform, token: str) -> httpx.AsyncClient:
+    """An API client of `platform`, in process, authenticated with `token`."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(platform)),
+        base_url="http://skyforge.test",
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def make_git_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:

@@ -9,12 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.support import eventually
 
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, ProcessType
@@ -102,13 +102,6 @@ def pids(app: AppRelease) -> list[int]:
 
 def log_text(data: Path) -> str:
     return "".join(p.read_text() for p in sorted((data / "logs" / "apps" / KEY).glob("*.log")))
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def get(address: str, path: str) -> str:

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from tests.conftest import TOKEN
 from tests.integration.kafka_broker import FakeKafkaBroker, Record
-from tests.integration.test_outbox_relay import client_of, eventually, eventually_async
+from tests.support import client_of, eventually
 
 from skyforge.adapters.kafka import KafkaSink
 from skyforge.adapters.sql.outbox import SqlOutbox
@@ -96,7 +97,7 @@ async def test_changes_through_the_api_land_on_the_topic_in_outbox_order_and_are
     platform = kafka_platform(settings, broker)
     await platform.start()
     try:
-        async with client_of(platform) as api:
+        async with client_of(platform, TOKEN) as api:
             assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
             made = await api.post(
                 "/api/v1/projects/shop/services",
@@ -104,7 +105,7 @@ async def test_changes_through_the_api_land_on_the_topic_in_outbox_order_and_are
             )
             assert made.status_code == 201, made.text
         outbox = SqlOutbox(platform.engine)
-        await eventually_async(lambda: all_published(outbox))
+        await eventually(lambda: all_published(outbox))
         rows = [env for env, _ in await outbox.all()]
         assert ids_on(broker.on(TOPIC)) == [env.id for env in rows]
         shop = [r for r in broker.on(TOPIC) if r.key == b"shop"]
@@ -127,9 +128,9 @@ async def test_while_the_broker_is_down_rows_wait_and_consumers_go_on_then_each_
     await platform.start()
     outbox = SqlOutbox(platform.engine)
     try:
-        async with client_of(platform) as api:
+        async with client_of(platform, TOKEN) as api:
             assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
-            await eventually_async(lambda: all_published(outbox))
+            await eventually(lambda: all_published(outbox))
             before = len(await outbox.all())
 
             await broker.stop()
@@ -148,7 +149,7 @@ async def test_while_the_broker_is_down_rows_wait_and_consumers_go_on_then_each_
             assert (await outbox.lag())[0] == waiting
 
             await broker.start()
-            await eventually_async(lambda: all_published(outbox), timeout=30)
+            await eventually(lambda: all_published(outbox), timeout=30)
         rows = [env for env, _ in await outbox.all()]
         assert ids_on(broker.on(TOPIC)) == [env.id for env in rows]  # none lost, none twice
         assert sorted(seen) == sorted(env.id for env in rows)  # consumers ran each once
@@ -164,9 +165,9 @@ async def test_skyforge_stops_at_once_while_the_broker_is_down_and_sends_the_res
     first = kafka_platform(settings, broker)
     await first.start()
     try:
-        async with client_of(first) as api:
+        async with client_of(first, TOKEN) as api:
             assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
-            await eventually_async(lambda: all_published(SqlOutbox(first.engine)))
+            await eventually(lambda: all_published(SqlOutbox(first.engine)))
             await broker.stop()
             made = await api.post(
                 "/api/v1/projects/shop/services",
@@ -185,7 +186,7 @@ async def test_skyforge_stops_at_once_while_the_broker_is_down_and_sends_the_res
     await second.start()
     try:
         outbox = SqlOutbox(second.engine)
-        await eventually_async(lambda: all_published(outbox), timeout=30)
+        await eventually(lambda: all_published(outbox), timeout=30)
         rows = [env for env, _ in await outbox.all()]
         assert ids_on(broker.on(TOPIC)) == [env.id for env in rows]
         assert rows[-1].type == "service.created"

@@ -12,11 +12,12 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.support import eventually
 
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, LogLine, ProcessType, RolloutFailed
@@ -157,13 +158,6 @@ def gone(pid: int) -> bool:
 async def get(address: str, path: str = "/") -> httpx.Response:
     async with httpx.AsyncClient(timeout=5) as client:
         return await client.get(f"http://{address}{path}")
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 class Lines(list[str]):

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.conftest import TOKEN
-from tests.support import make_git_repo
+from tests.support import eventually, make_git_repo
 
 from skyforge.adapters.logdrain.formats import Record
 from skyforge.adapters.logdrain.senders import DrainFailed, sender_for
@@ -156,13 +156,6 @@ async def http_receiver() -> Receiver:
 
     receiver.port = await serve(handle)
     return receiver
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def add_drain(api: httpx.AsyncClient, url: str) -> dict[str, Any]:

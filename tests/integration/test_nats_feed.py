@@ -13,23 +13,21 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-import httpx
 import nats
 import pytest
 from sqlalchemy import update
 from tests.conftest import TOKEN
-from tests.support import free_port
+from tests.support import client_of, eventually, free_port
 
 from skyforge.adapters.nats.feed import NatsFeed
 from skyforge.adapters.sql.outbox import SqlOutbox
 from skyforge.adapters.sql.tables import outbox as table
-from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
 from skyforge.kernel.messages import Event
@@ -106,13 +104,6 @@ async def shared_stream(names: tuple[str, str]) -> AsyncIterator[tuple[str, str]
     await nc.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
 async def stream_messages(url: str, stream: str, prefix: str) -> list[tuple[str, str, Envelope]]:
     """Every message stored in the stream: (subject, Nats-Msg-Id, envelope), in stream order."""
     nc = await nats.connect(url)
@@ -166,11 +157,7 @@ async def test_api_changes_arrive_on_jetstream_with_subject_id_and_actor(
     platform = Platform(nats_settings(settings, SHARED_NATS, shared_stream))
     await platform.start()
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(platform)),
-            base_url="http://skyforge.test",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as api:
+        async with client_of(platform, TOKEN) as api:
             assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
             created = await api.post(
                 "/api/v1/projects/shop/services",
@@ -376,11 +363,7 @@ async def test_readiness_says_so_when_nats_is_away_and_writes_still_succeed(
     platform = Platform(nats_settings(settings, f"nats://127.0.0.1:{free_port()}", names))
     await platform.start()
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(platform)),
-            base_url="http://skyforge.test",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as api:
+        async with client_of(platform, TOKEN) as api:
             ready = await api.get("/readyz")
             assert ready.status_code == 503
             assert ready.json() == {

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import update
 from tests.conftest import TOKEN
 from tests.integration.test_api_databases import REDIS, drop_server_objects
-from tests.support import free_port
+from tests.support import client_of, eventually, free_port
 
 from skyforge.adapters.sql.outbox import SqlOutbox
 from skyforge.adapters.sql.tables import outbox as table
-from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
 from skyforge.kernel.stream import Envelope
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
-def client_of(platform: Platform) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(platform)),
-        base_url="http://skyforge.test",
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
 
 
 @pytest.fixture
@@ -63,7 +45,7 @@ async def test_changes_through_the_api_reach_a_consumer_group_in_order(fresh: Pl
     fresh.feed.consume("audit-test", collect)
     fresh.feed.broadcast(watch)
     await fresh.start()
-    async with client_of(fresh) as api:
+    async with client_of(fresh, TOKEN) as api:
         assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
         created = await api.post(
             "/api/v1/projects/shop/services",
@@ -85,7 +67,7 @@ async def test_changes_through_the_api_reach_a_consumer_group_in_order(fresh: Pl
     await eventually(lambda: {e.id for e in seen} <= {e.id for e in live})
 
     outbox = SqlOutbox(fresh.engine)
-    await eventually_async(lambda: _all_published(outbox))
+    await eventually(lambda: _all_published(outbox))
     assert [env.id for env, _ in await outbox.all()] == [e.id for e in seen]
 
 
@@ -106,25 +88,18 @@ async def test_a_failing_group_is_retried_without_re_running_the_others(fresh: P
     fresh.feed.consume("flaky", flaky)
     fresh.stream.relay.poll = 0.05  # short backoff for the test
     await fresh.start()
-    async with client_of(fresh) as api:
+    async with client_of(fresh, TOKEN) as api:
         assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
 
     await eventually(lambda: len(calls["flaky"]) >= 1)
     await eventually(lambda: calls["flaky"] == calls["good"])
     assert len(set(calls["good"])) == len(calls["good"])  # the good group ran each event once
     outbox = SqlOutbox(fresh.engine)
-    await eventually_async(lambda: _all_published(outbox))
+    await eventually(lambda: _all_published(outbox))
 
 
 async def _all_published(outbox: SqlOutbox) -> bool:
     return all(at is not None for _, at in await outbox.all())
-
-
-async def eventually_async(check: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():  # type: ignore[misc]
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 async def test_a_deploy_a_database_and_a_secret_put_every_step_on_the_stream_without_values(
@@ -140,7 +115,7 @@ async def test_a_deploy_a_database_and_a_secret_put_every_step_on_the_stream_wit
     platform.feed.consume("coverage", collect)
     await platform.start()
     try:
-        async with client_of(platform) as api:
+        async with client_of(platform, TOKEN) as api:
             assert (await api.post("/api/v1/projects", json={"name": name})).status_code == 201
             body = {"name": "web", "source": {"git": str(static_repo)}}
             made = await api.post(f"/api/v1/projects/{name}/services", json=body)
@@ -197,7 +172,7 @@ async def test_without_a_kafka_broker_rows_stay_unpublished_and_consumers_run_on
     platform.feed.consume("once", collect)
     await platform.start()
     try:
-        async with client_of(platform) as api:
+        async with client_of(platform, TOKEN) as api:
             assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
         await eventually(lambda: len(seen) >= 1)
         passes = platform.stream.relay.passes
@@ -212,11 +187,11 @@ async def test_without_a_kafka_broker_rows_stay_unpublished_and_consumers_run_on
 
 async def test_published_rows_are_kept_a_week_then_pruned(fresh: Platform) -> None:
     await fresh.start()
-    async with client_of(fresh) as api:
+    async with client_of(fresh, TOKEN) as api:
         for name in ("old", "new"):
             assert (await api.post("/api/v1/projects", json={"name": name})).status_code == 201
     outbox = SqlOutbox(fresh.engine)
-    await eventually_async(lambda: _all_published(outbox))
+    await eventually(lambda: _all_published(outbox))
     old = [env.id for env, _ in await outbox.all() if env.subject == "old"]
     async with fresh.engine.begin() as conn:
         await conn.execute(

@@ -20,9 +20,9 @@ import nats
 import pytest
 from tests.conftest import TOKEN
 from tests.integration.webhook_receiver import Receiver, receiver, verify
+from tests.support import client_of
 
 from skyforge.adapters.netguard import NetworkPolicy
-from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
 from skyforge.kernel.stream import Envelope
@@ -294,11 +294,7 @@ async def test_events_come_through_nats_jetstream_when_configured(
     )
     await platform.start()
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(platform)),
-            base_url="http://skyforge.test",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ) as api:
+        async with client_of(platform, TOKEN) as api:
             webhook = await subscribe(api, hook, ["service.created"])
             await create_service(api, static_repo)
             [got] = await hook.wait_for(1, timeout=30)
