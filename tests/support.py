@@ -20,6 +20,39 @@ from skyforge.bootstrap import Platform
 from skyforge.config import Settings
 
 
+def ticking_app(interval: float, first_line: str = "") -> dict[str, str]:
+    """The files of an app that prints `first_line` (if any), then `tick N` every `interval`
+    seconds, and answers "ok" on the port given as its argument."""
+    app = f"""
+import sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+if {first_line!r}:
+    print({first_line!r}, flush=True)
+
+def tick():
+    n = 0
+    while True:
+        print(f"tick {{n}}", flush=True)
+        n += 1
+        time.sleep({interval})
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+threading.Thread(target=tick, daemon=True).start()
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+    return {"Procfile": "web: python3 app.py $PORT\n", "app.py": app}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

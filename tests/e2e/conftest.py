@@ -11,11 +11,5 @@ from tests.e2e.harness import SkyForge
 
 @pytest.fixture
 def skyforge(tmp_path: Path) -> Iterator[SkyForge]:
-    sf = SkyForge(tmp_path / "data")
-    sf.start()
-    try:
+    with SkyForge(tmp_path / "data").running() as sf:
         yield sf
-    finally:
-        sf.stop()
-        for client in sf.clients:
-            client.close()

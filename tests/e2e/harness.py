@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,19 +89,28 @@ class SkyForge:
         }
 
     def start(
-        self, admin_token: str | None = TOKEN, extra_env: dict[str, str] | None = None
+        self,
+        admin_token: str | None = TOKEN,
+        extra_env: dict[str, str] | None = None,
+        split_output: bool = False,
     ) -> None:
-        """Start `skyforge up`; admin_token=None lets it generate one."""
+        """Start `skyforge up`; admin_token=None lets it generate one. Its output goes to
+        up.log, or with split_output stdout (the announcement) to up.out and the logs there."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**self.env, **(extra_env or {})}
         if admin_token is None:
             env.pop("SKYFORGE_ADMIN_TOKEN")
-        with open(self.data_dir / "up.log", "ab") as log:  # the child keeps its own copy
+        out_name = "up.out" if split_output else "up.log"
+        # The child keeps its own copies of the files.
+        with (
+            open(self.data_dir / out_name, "ab") as out,
+            open(self.data_dir / "up.log", "ab") as err,
+        ):
             self.proc = subprocess.Popen(
                 [str(SKYFORGE), "up"],
                 env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                stdout=out,
+                stderr=err if split_output else subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + 60
@@ -113,6 +124,23 @@ class SkyForge:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"skyforge up did not become ready:\n{self.log()}")
+
+    @contextmanager
+    def running(
+        self,
+        admin_token: str | None = TOKEN,
+        extra_env: dict[str, str] | None = None,
+        split_output: bool = False,
+    ) -> Iterator[SkyForge]:
+        """Started for the block; stopped, with the clients it made closed, after it."""
+        try:
+            self.start(admin_token, extra_env, split_output)
+            yield self
+        finally:
+            self.stop()
+            for client in self.clients:
+                client.close()
+            self.clients.clear()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None:

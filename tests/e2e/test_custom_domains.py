@@ -20,22 +20,16 @@ SHOP = "shop.example.test"
 
 @pytest.fixture
 def https_skyforge(tmp_path: Path) -> Iterator[tuple[SkyForge, int]]:
-    sf, https_port = SkyForge(tmp_path / "data"), free_port()
-    sf.start(
-        extra_env={
-            "SKYFORGE_EDGE_HTTPS_PORT": str(https_port),
-            "SKYFORGE_VERIFY_CONNECT_TO": "127.0.0.1",
-            # A name server that does not answer quickly: the DNS check fails fast.
-            "SKYFORGE_DNS_NAMESERVERS": "127.0.0.1",
-            "SKYFORGE_DNS_PORT": str(free_port()),
-        }
-    )
-    try:
+    https_port = free_port()
+    extra_env = {
+        "SKYFORGE_EDGE_HTTPS_PORT": str(https_port),
+        "SKYFORGE_VERIFY_CONNECT_TO": "127.0.0.1",
+        # A name server that does not answer quickly: the DNS check fails fast.
+        "SKYFORGE_DNS_NAMESERVERS": "127.0.0.1",
+        "SKYFORGE_DNS_PORT": str(free_port()),
+    }
+    with SkyForge(tmp_path / "data").running(extra_env=extra_env) as sf:
         yield sf, https_port
-    finally:
-        sf.stop()
-        for client in sf.clients:
-            client.close()
 
 
 def https_get(sf: SkyForge, port: int, host: str = SHOP) -> httpx.Response:

@@ -20,32 +20,29 @@ def test_an_attached_database_reaches_the_app_which_reads_and_writes_through_it(
     tmp_path: Path,
 ) -> None:
     project = f"e{uuid.uuid4().hex[:8]}"
-    sf = SkyForge(tmp_path / "data")
-    sf.start(extra_env={"SKYFORGE_POSTGRES_ADMIN_URL": POSTGRES})
     try:
-        api = sf.api()
-        base = f"/api/v1/projects/{project}"
-        repo = example_repo(tmp_path, "python-postgres")
-        api.post("/api/v1/projects", json={"name": project})
-        api.post(f"{base}/services", json={"name": "web", "source": {"git": str(repo)}})
-        assert deploy_and_wait(api, project, "web")["status"] == "succeeded"
-        host = f"web.{project}.localhost"
-        assert sf.get(host)[0] == 503  # the app's own answer: no database attached yet
+        sf = SkyForge(tmp_path / "data")
+        with sf.running(extra_env={"SKYFORGE_POSTGRES_ADMIN_URL": POSTGRES}):
+            api = sf.api()
+            base = f"/api/v1/projects/{project}"
+            repo = example_repo(tmp_path, "python-postgres")
+            api.post("/api/v1/projects", json={"name": project})
+            api.post(f"{base}/services", json={"name": "web", "source": {"git": str(repo)}})
+            assert deploy_and_wait(api, project, "web")["status"] == "succeeded"
+            host = f"web.{project}.localhost"
+            assert sf.get(host)[0] == 503  # the app's own answer: no database attached yet
 
-        created = api.post(f"{base}/databases", json={"name": "db", "engine": "postgres"})
-        assert created.status_code == 202, created.text
-        deadline = time.monotonic() + 60
-        while api.get(f"{base}/databases/db").json()["status"] != "ready":
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        attached = api.post(f"{base}/databases/db/attachments", json={"service": "web"})
-        assert attached.status_code == 201, attached.text
-        first = json.loads(sf.wait_for(host, lambda body: "visits" in body))
-        second = json.loads(sf.get(host)[1])
-        assert second["visits"] == first["visits"] + 1  # written, then read back
-        assert "DATABASE_URL" not in api.get(f"{base}/services/web/env").json()
+            created = api.post(f"{base}/databases", json={"name": "db", "engine": "postgres"})
+            assert created.status_code == 202, created.text
+            deadline = time.monotonic() + 60
+            while api.get(f"{base}/databases/db").json()["status"] != "ready":
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            attached = api.post(f"{base}/databases/db/attachments", json={"service": "web"})
+            assert attached.status_code == 201, attached.text
+            first = json.loads(sf.wait_for(host, lambda body: "visits" in body))
+            second = json.loads(sf.get(host)[1])
+            assert second["visits"] == first["visits"] + 1  # written, then read back
+            assert "DATABASE_URL" not in api.get(f"{base}/services/web/env").json()
     finally:
-        sf.stop()
-        for client in sf.clients:
-            client.close()
         asyncio.run(drop_server_objects(f"sf_{project}"))

@@ -138,9 +138,7 @@ def test_after_sigkill_the_next_start_adopts_what_lived_on(
 
 
 def test_two_instances_run_side_by_side_on_one_host(skyforge: SkyForge, tmp_path: Path) -> None:
-    other = SkyForge(tmp_path / "other")
-    other.start()
-    try:
+    with SkyForge(tmp_path / "other").running() as other:
         for sf in (skyforge, other):
             create_probe(sf, tmp_path / sf.data_dir.name)
         mine = json.loads(skyforge.get(HOST)[1])["pid"]
@@ -148,10 +146,6 @@ def test_two_instances_run_side_by_side_on_one_host(skyforge: SkyForge, tmp_path
         assert mine != theirs
         assert (skyforge.data_dir / "run" / "caddy-admin.sock").exists()
         assert (other.data_dir / "run" / "caddy-admin.sock").exists()
-    finally:
-        other.stop()
-        for client in other.clients:
-            client.close()
 
 
 def test_the_admin_token_is_generated_at_first_start_and_printed_once(tmp_path: Path) -> None:

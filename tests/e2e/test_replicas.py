@@ -84,16 +84,12 @@ def shared(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 @contextmanager
 def two_replicas(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[SkyForge, SkyForge]]:
-    a, b = SkyForge(tmp_path / "a"), SkyForge(tmp_path / "b")
-    try:
-        a.start(extra_env=env)  # one after the other: the first migrates the database
-        b.start(extra_env=env)
+    # One after the other: the first migrates the database.
+    with (
+        SkyForge(tmp_path / "a").running(extra_env=env) as a,
+        SkyForge(tmp_path / "b").running(extra_env=env) as b,
+    ):
         yield a, b
-    finally:
-        for replica in (a, b):
-            replica.stop()
-            for client in replica.clients:
-                client.close()
 
 
 def client(replica: SkyForge, token: str) -> httpx.Client:

@@ -25,36 +25,37 @@ def test_the_cli_logs_in_through_the_browser_and_the_provider(tmp_path: Path) ->
         "SKYFORGE_OIDC_CLIENT_SECRET": provider.client_secret,
     }
     try:
-        sf.start(extra_env=extra)
-        sf.api().post("/api/v1/invitations", json={"email": "alice@example.com"})
-        env = {k: v for k, v in sf.env.items() if k != "SKYFORGE_TOKEN"}
-        env |= {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "BROWSER": "true"}
-        login = subprocess.Popen(
-            [str(SKYFORGE), "login", "--sso", "--url", sf.url],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            assert login.stdout is not None
-            url = next(line.strip() for line in login.stdout if line.startswith("http"))
-            back = browser_login(url, "alice")  # the user's browser at the provider's pages
-            assert back.startswith(callback)
-            page = httpx.get(back, timeout=30)  # ... which the provider sends back to SkyForge
-            assert page.status_code == 200, page.text
-            assert login.wait(timeout=60) == 0, login.stdout.read()
-        finally:
-            login.kill()
-            login.wait()
-            if login.stdout is not None:
-                login.stdout.close()
-        who = subprocess.run(
-            [str(SKYFORGE), "whoami", "--json"], env=env, capture_output=True, text=True, timeout=60
-        )
-        assert json.loads(who.stdout)["email"] == "alice@example.com"
+        with sf.running(extra_env=extra):
+            sf.api().post("/api/v1/invitations", json={"email": "alice@example.com"})
+            env = {k: v for k, v in sf.env.items() if k != "SKYFORGE_TOKEN"}
+            env |= {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "BROWSER": "true"}
+            login = subprocess.Popen(
+                [str(SKYFORGE), "login", "--sso", "--url", sf.url],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            try:
+                assert login.stdout is not None
+                url = next(line.strip() for line in login.stdout if line.startswith("http"))
+                back = browser_login(url, "alice")  # the user's browser at the provider's pages
+                assert back.startswith(callback)
+                page = httpx.get(back, timeout=30)  # ... which the provider sends back to SkyForge
+                assert page.status_code == 200, page.text
+                assert login.wait(timeout=60) == 0, login.stdout.read()
+            finally:
+                login.kill()
+                login.wait()
+                if login.stdout is not None:
+                    login.stdout.close()
+            who = subprocess.run(
+                [str(SKYFORGE), "whoami", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert json.loads(who.stdout)["email"] == "alice@example.com"
     finally:
-        sf.stop()
         provider.stop()
-        for client in sf.clients:
-            client.close()

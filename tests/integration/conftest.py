@@ -1,13 +1,15 @@
-"""People for access tests: users invited, signed up and logged in through the API."""
+"""People for access tests (users invited, signed up and logged in through the API), and an
+OTLP receiver for the tests of traces."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from tests.integration.otlp_receiver import OtlpReceiver
 
 PASSWORD = "correct horse battery staple"
 
@@ -67,3 +69,13 @@ async def people(app: FastAPI, api: httpx.AsyncClient) -> AsyncIterator[People]:
     finally:
         for client in crowd.clients:
             await client.aclose()
+
+
+@pytest.fixture
+def otlp() -> Iterator[OtlpReceiver]:
+    """An OTLP/HTTP receiver of traces for one test."""
+    r = OtlpReceiver()
+    try:
+        yield r
+    finally:
+        r.close()

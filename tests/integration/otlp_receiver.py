@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from tests.e2e.harness import SKYFORGE, SkyForge
 
 
 @dataclass(frozen=True)
@@ -107,30 +104,3 @@ def otel_env(receiver: OtlpReceiver) -> dict[str, str]:
         "OTEL_SERVICE_NAME": "skyforge-under-test",
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans leave quickly
     }
-
-
-def start_apart(sf: SkyForge, extra_env: dict[str, str]) -> None:
-    """Start `skyforge up` with stdout (the announcement) and stderr (the logs) in two files."""
-    sf.data_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        open(sf.data_dir / "up.out", "ab") as out,
-        open(sf.data_dir / "up.log", "ab") as err,
-    ):
-        sf.proc = subprocess.Popen(
-            [str(SKYFORGE), "up"],
-            env={**sf.env, **extra_env},
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if sf.proc.poll() is not None:
-            raise AssertionError(f"skyforge up exited:\n{sf.log()}")
-        try:
-            if httpx.get(f"{sf.url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"skyforge up did not become ready:\n{sf.log()}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support import api_server, free_port, make_git_repo
+from tests.support import api_server, free_port, make_git_repo, ticking_app
 
 from skyforge.config import Settings
 
@@ -25,39 +25,12 @@ TOKEN = "logs-admin-token"
 SKYFORGE = Path(sys.executable).parent / "skyforge"
 LOGS = "/api/v1/projects/shop/services/web/logs"
 
-APP = r"""
-import sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-print("hello-start Beta", flush=True)
-
-def tick():
-    n = 0
-    while True:
-        print(f"tick {n}", flush=True)
-        n += 1
-        time.sleep(0.1)
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-threading.Thread(target=tick, daemon=True).start()
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-"""
-
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, float]]:
     """A real API (local runtime) with shop/web deployed; its URL and the time before it."""
     root = tmp_path_factory.mktemp("logs")
-    repo = make_git_repo(root / "repo", {"Procfile": "web: python3 app.py $PORT\n", "app.py": APP})
+    repo = make_git_repo(root / "repo", ticking_app(0.1, "hello-start Beta"))
     settings = Settings(
         data_dir=root / "data",
         runtime="local",

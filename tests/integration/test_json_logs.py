@@ -5,37 +5,16 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.e2e.harness import TOKEN, SkyForge
-from tests.integration.otlp_receiver import OtlpReceiver, otel_env, start_apart
+from tests.integration.otlp_receiver import OtlpReceiver, otel_env
 
 pytestmark = pytest.mark.e2e
 
 SERVER = 2
-
-
-@pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    r = OtlpReceiver()
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-def run(tmp_path: Path, env: dict[str, str]) -> Iterator[SkyForge]:
-    sf = SkyForge(tmp_path / "data")
-    start_apart(sf, env)
-    try:
-        yield sf
-    finally:
-        sf.stop()
-        for client in sf.clients:
-            client.close()
 
 
 def log_lines(sf: SkyForge) -> list[dict[str, Any]]:
@@ -52,9 +31,9 @@ def log_lines(sf: SkyForge) -> list[dict[str, Any]]:
 
 
 def test_every_line_is_json_and_a_request_line_carries_its_request_and_trace_id(
-    tmp_path: Path, receiver: OtlpReceiver
+    tmp_path: Path, otlp: OtlpReceiver
 ) -> None:
-    for sf in run(tmp_path, otel_env(receiver)):
+    with SkyForge(tmp_path / "data").running(extra_env=otel_env(otlp), split_output=True) as sf:
         api = sf.api()
         given = api.get("/api/v1/projects", headers={"X-Request-ID": "my-req-42"})
         assert given.headers["x-request-id"] == "my-req-42"
@@ -63,7 +42,7 @@ def test_every_line_is_json_and_a_request_line_carries_its_request_and_trace_id(
         missing = api.get("/api/v1/projects/nope")
         assert missing.status_code == 404
         api.get("/metrics")
-        receiver.wait_for(lambda spans: any(s.name == "POST /api/v1/projects" for s in spans))
+        otlp.wait_for(lambda spans: any(s.name == "POST /api/v1/projects" for s in spans))
         time.sleep(0.3)  # the access lines of the last requests reach the file
 
     lines = log_lines(sf)
@@ -75,7 +54,7 @@ def test_every_line_is_json_and_a_request_line_carries_its_request_and_trace_id(
         assert re.fullmatch(r"[0-9a-f]{32}", line["trace_id"])
         assert re.fullmatch(r"[0-9a-f]{16}", line["span_id"])
     # The trace id in the log line is the one of the request's exported span.
-    posts = [s for s in receiver.spans if s.kind == SERVER and s.name == "POST /api/v1/projects"]
+    posts = [s for s in otlp.spans if s.kind == SERVER and s.name == "POST /api/v1/projects"]
     assert by_request[generated]["trace_id"] == posts[0].trace_id
     # Lines outside any request (start-up, shut-down) have no request id.
     assert any("request_id" not in d for d in lines)
@@ -89,7 +68,9 @@ def test_every_line_is_json_and_a_request_line_carries_its_request_and_trace_id(
 def test_without_an_otlp_endpoint_lines_are_json_with_request_ids_and_no_trace(
     tmp_path: Path,
 ) -> None:
-    for sf in run(tmp_path, {"OTEL_EXPORTER_OTLP_ENDPOINT": ""}):
+    with SkyForge(tmp_path / "data").running(
+        extra_env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, split_output=True
+    ) as sf:
         api = sf.api()
         response = api.get("/api/v1/projects")
         time.sleep(0.3)

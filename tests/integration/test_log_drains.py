@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.conftest import TOKEN
-from tests.support import eventually, make_git_repo
+from tests.support import eventually, make_git_repo, ticking_app
 
 from skyforge.adapters.logdrain.formats import Record
 from skyforge.adapters.logdrain.senders import DrainFailed, sender_for
@@ -28,30 +28,6 @@ from skyforge.config import Settings
 from skyforge.logdrains.model import parse_url
 
 SVC = "/api/v1/projects/shop/services/web"
-APP = r"""
-import sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-def tick():
-    n = 0
-    while True:
-        print(f"tick {n}", flush=True)
-        n += 1
-        time.sleep(0.05)
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-threading.Thread(target=tick, daemon=True).start()
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-"""
 RFC5424 = re.compile(rb"^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) (.*)$", re.S)
 
 
@@ -73,9 +49,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 async def shop(api: httpx.AsyncClient, tmp_path: Path) -> httpx.AsyncClient:
     """shop/web deployed on the local runtime, printing `tick N` 20 times a second."""
-    repo = make_git_repo(
-        tmp_path / "repo", {"Procfile": "web: python3 app.py $PORT\n", "app.py": APP}
-    )
+    repo = make_git_repo(tmp_path / "repo", ticking_app(0.05))
     assert (await api.post("/api/v1/projects", json={"name": "shop"})).status_code == 201
     service = {"name": "web", "source": {"git": str(repo), "branch": "main"}}
     assert (await api.post("/api/v1/projects/shop/services", json=service)).status_code == 201

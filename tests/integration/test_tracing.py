@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait
-from tests.integration.otlp_receiver import OtlpReceiver, Span, otel_env, start_apart
+from tests.integration.otlp_receiver import OtlpReceiver, Span, otel_env
 from tests.support import make_git_repo
 
 pytestmark = pytest.mark.e2e
@@ -18,24 +18,9 @@ DEPLOYS_ROUTE = "/api/v1/projects/{project}/services/{service}/deploys"
 
 
 @pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    r = OtlpReceiver()
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-@pytest.fixture
-def traced(tmp_path: Path, receiver: OtlpReceiver) -> Iterator[SkyForge]:
-    sf = SkyForge(tmp_path / "data")
-    start_apart(sf, otel_env(receiver))
-    try:
+def traced(tmp_path: Path, otlp: OtlpReceiver) -> Iterator[SkyForge]:
+    with SkyForge(tmp_path / "data").running(extra_env=otel_env(otlp), split_output=True) as sf:
         yield sf
-    finally:
-        sf.stop()
-        for client in sf.clients:
-            client.close()
 
 
 def in_trace(spans: list[Span], trace_id: str) -> list[Span]:
@@ -43,7 +28,7 @@ def in_trace(spans: list[Span], trace_id: str) -> list[Span]:
 
 
 def test_a_deploy_is_one_trace_from_the_request_to_the_rollout(
-    traced: SkyForge, receiver: OtlpReceiver, tmp_path: Path
+    traced: SkyForge, otlp: OtlpReceiver, tmp_path: Path
 ) -> None:
     repo = make_git_repo(tmp_path / "probe", PROBE_APP)
     api = traced.api()
@@ -63,7 +48,7 @@ def test_a_deploy_is_one_trace_from_the_request_to_the_rollout(
             s.name for s in in_trace(spans, posts[0].trace_id)
         }
 
-    spans = receiver.wait_for(deploy_traced)
+    spans = otlp.wait_for(deploy_traced)
     assert {s.service for s in spans} == {"skyforge-under-test"}
     (post,) = [s for s in spans if s.kind == SERVER and s.name == f"POST {DEPLOYS_ROUTE}"]
     assert post.attributes.get("http.route") == DEPLOYS_ROUTE
