@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from skyforge.adapters.sql.outbox import SqlOutbox
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
@@ -71,6 +72,11 @@ async def eventually(check: Callable[[], object], timeout: float = 20.0) -> None
             return
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def all_published(platform: Platform) -> bool:
+    """Every event written so far has left the outbox (reached every sink)."""
+    return (await SqlOutbox(platform.engine).lag())[0] == 0
 
 
 def client_of(platform: Platform, token: str) -> httpx.AsyncClient:

@@ -14,10 +14,9 @@ import httpx
 import pytest
 import redis.asyncio as redis
 from tests.integration.conftest import People
-from tests.support import free_port, make_git_repo
+from tests.support import all_published, eventually, free_port, make_git_repo
 
 from skyforge.adapters.cache import MemoryCache, RedisCache
-from skyforge.adapters.sql.outbox import SqlOutbox
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
 from skyforge.kernel.cache import Cache
@@ -212,12 +211,7 @@ def settings(request: pytest.FixtureRequest, settings: Settings, prefix: str) ->
 
 async def settled(platform: Platform) -> None:
     """Every event so far has reached the feed (whose broadcast invalidates once more)."""
-    outbox = SqlOutbox(platform.engine)
-    for _ in range(200):
-        if all(at is not None for _, at in await outbox.all()):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the outbox was not relayed")
+    await eventually(lambda: all_published(platform), timeout=10)
 
 
 async def hits(api: httpx.AsyncClient, family: str) -> float:

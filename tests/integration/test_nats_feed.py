@@ -23,7 +23,7 @@ import nats
 import pytest
 from sqlalchemy import update
 from tests.conftest import TOKEN
-from tests.support import client_of, eventually, free_port
+from tests.support import all_published, client_of, eventually, free_port
 
 from skyforge.adapters.nats.feed import NatsFeed
 from skyforge.adapters.sql.outbox import SqlOutbox
@@ -134,10 +134,6 @@ async def tick(platform: Platform, project: str, n: int) -> None:
     async with platform.uow() as uow:
         uow.emit(Ticked(project, n))
         await uow.commit()
-
-
-async def all_published(platform: Platform) -> bool:
-    return all(at is not None for _, at in await SqlOutbox(platform.engine).all())
 
 
 def assert_once_and_in_order(stored: list[tuple[str, str, Envelope]], ids: list[str]) -> None:

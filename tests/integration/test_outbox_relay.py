@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 from tests.conftest import TOKEN
 from tests.integration.test_api_databases import REDIS, drop_server_objects
-from tests.support import client_of, eventually, free_port
+from tests.support import all_published, client_of, eventually, free_port
 
 from skyforge.adapters.sql.outbox import SqlOutbox
 from skyforge.adapters.sql.tables import outbox as table
@@ -66,8 +66,8 @@ async def test_changes_through_the_api_reach_a_consumer_group_in_order(fresh: Pl
     assert len({e.id for e in seen}) == len(seen)
     await eventually(lambda: {e.id for e in seen} <= {e.id for e in live})
 
+    await eventually(lambda: all_published(fresh))
     outbox = SqlOutbox(fresh.engine)
-    await eventually(lambda: _all_published(outbox))
     assert [env.id for env, _ in await outbox.all()] == [e.id for e in seen]
 
 
@@ -94,12 +94,7 @@ async def test_a_failing_group_is_retried_without_re_running_the_others(fresh: P
     await eventually(lambda: len(calls["flaky"]) >= 1)
     await eventually(lambda: calls["flaky"] == calls["good"])
     assert len(set(calls["good"])) == len(calls["good"])  # the good group ran each event once
-    outbox = SqlOutbox(fresh.engine)
-    await eventually(lambda: _all_published(outbox))
-
-
-async def _all_published(outbox: SqlOutbox) -> bool:
-    return all(at is not None for _, at in await outbox.all())
+    await eventually(lambda: all_published(fresh))
 
 
 async def test_a_deploy_a_database_and_a_secret_put_every_step_on_the_stream_without_values(
@@ -190,8 +185,8 @@ async def test_published_rows_are_kept_a_week_then_pruned(fresh: Platform) -> No
     async with client_of(fresh, TOKEN) as api:
         for name in ("old", "new"):
             assert (await api.post("/api/v1/projects", json={"name": name})).status_code == 201
+    await eventually(lambda: all_published(fresh))
     outbox = SqlOutbox(fresh.engine)
-    await eventually(lambda: _all_published(outbox))
     old = [env.id for env, _ in await outbox.all() if env.subject == "old"]
     async with fresh.engine.begin() as conn:
         await conn.execute(
