@@ -15,10 +15,51 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from skyforge.adapters.builders.stack import system_python
 from skyforge.adapters.sql.outbox import SqlOutbox
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
+
+# Test apps run in the sandbox, which sees the system but not SkyForge's virtualenv.
+APP_PYTHON = Path(system_python())
+
+# How a test app names its process: inside its sandbox it sees only its own pid namespace, so it
+# says its pid there, when it started (clock ticks since boot: the same inside and outside) and
+# a random part (two instances may start in the same tick); host_pids() finds it from outside.
+WHO_AM_I = """
+def who_am_i():
+    import os, secrets
+    stat = open("/proc/self/stat").read()
+    started = stat[stat.rfind(")") + 2:].split()[19]
+    return f"{os.getpid()}.{started}.{secrets.token_hex(4)}"
+"""
+
+
+def host_pids(token: str) -> list[int]:
+    """The host pids of the live process a test app named with who_am_i() (none: gone)."""
+    inner, started = token.split(".")[:2]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields[19] != started or fields[0] in "ZX":
+            continue
+        nspid = next((ln.split()[1:] for ln in status.splitlines() if ln.startswith("NSpid:")), [])
+        if nspid and nspid[-1] == inner:
+            found.append(int(entry.name))
+    return found
+
+
+def gone(token: str) -> bool:
+    """The process a test app named runs no more (a zombie nobody reaped counts as gone)."""
+    return not host_pids(token)
 
 
 def ticking_app(interval: float, first_line: str = "") -> dict[str, str]:

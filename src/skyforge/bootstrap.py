@@ -19,7 +19,15 @@ from skyforge.adapters.ratelimit import (
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
-from skyforge.bootstrap_adapters import edge_of, limiter_of, login_throttle_of, oidc_of, runtime_of
+from skyforge.bootstrap_adapters import (
+    build_limits,
+    edge_of,
+    limiter_of,
+    login_throttle_of,
+    oidc_of,
+    runtime_of,
+    sandbox_of_settings,
+)
 from skyforge.bootstrap_cache import CacheWiring
 from skyforge.bootstrap_databases import DatabasesWiring
 from skyforge.bootstrap_domains import DomainsWiring
@@ -113,7 +121,8 @@ class Platform:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.db_url)
         self.edge = RouteBook(edge_of(settings))
-        self.runtime = runtime_of(settings, self.edge)
+        self.sandbox = sandbox_of_settings(settings)
+        self.runtime = runtime_of(settings, self.edge, self.sandbox)
         self.locks = ServiceLocks()
         self.secrets = SecretsWiring(settings, self.uow)
         self.domains = DomainsWiring(settings, self.uow)
@@ -316,7 +325,7 @@ class Platform:
             log,
             self.uow(),
             GitFetcher(),
-            StackBuilder(),
+            StackBuilder(jail=self.sandbox.jail(service.key, build_limits(s))),
             builds.BuildSettings(data / "slugs", data / "cache", s.clone_timeout, s.build_timeout),
         )
         return build_ref(build)

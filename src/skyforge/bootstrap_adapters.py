@@ -11,9 +11,11 @@ from skyforge.adapters.ratelimit import (
     RateLimiter,
     RedisRateLimiter,
 )
+from skyforge.adapters.sandbox import Sandbox, sandbox_of
 from skyforge.config import Settings
 from skyforge.edge.base import EdgeRouter
 from skyforge.edge.null import NullEdge
+from skyforge.kernel.limits import Limits
 from skyforge.runtimes.base import Runtime
 from skyforge.runtimes.null import NullRuntime
 
@@ -33,7 +35,22 @@ def edge_of(s: Settings) -> EdgeRouter:
     )
 
 
-def runtime_of(s: Settings, edge: EdgeRouter) -> Runtime:
+def sandbox_of_settings(s: Settings) -> Sandbox:
+    """Where tenant processes run: the data dir's sandbox, or none when the operator says off."""
+    if s.sandbox == "off":
+        return Sandbox.off()
+    return sandbox_of(s.data_dir.resolve(), s.sandbox_first_uid)
+
+
+def app_limits(s: Settings) -> Limits:
+    return Limits(s.app_memory_mb, s.app_processes, s.app_open_files)
+
+
+def build_limits(s: Settings) -> Limits:
+    return Limits(s.build_memory_mb, s.build_processes, s.app_open_files, s.build_cpu_seconds)
+
+
+def runtime_of(s: Settings, edge: EdgeRouter, sandbox: Sandbox) -> Runtime:
     if s.runtime == "local":
         from skyforge.runtimes.local.logrelay import LogBounds
         from skyforge.runtimes.local.runtime import LocalRuntime
@@ -44,6 +61,8 @@ def runtime_of(s: Settings, edge: EdgeRouter) -> Runtime:
             drain_seconds=s.drain_seconds,
             stop_grace=s.stop_grace,
             log_bounds=LogBounds.of_service(s.log_retention_bytes),
+            sandbox=sandbox,
+            limits=app_limits(s),
         )
     if s.runtime == "null":
         return NullRuntime()

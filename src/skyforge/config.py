@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     stop_grace: float = 10.0
     reconcile_interval: float = 2.0
     max_instances: int = Field(20, ge=1)
+    # Tenant processes (builds, release phases, apps) run in a bubblewrap sandbox as a uid of
+    # their service (see docs/security.md); "off" runs them as SkyForge's own user, unconfined.
+    sandbox: Literal["on", "off"] = "on"
+    sandbox_first_uid: int | None = Field(None, ge=1000, le=2**31 - 65_536)  # default: per data dir
+    # Resource limits per process (memory, open files) and per service (processes); a service
+    # may set its own (`resources`). Builds get theirs, with a bound on CPU time per process.
+    app_memory_mb: int = Field(512, ge=32)
+    app_processes: int = Field(256, ge=8)
+    app_open_files: int = Field(1024, ge=64)
+    build_memory_mb: int = Field(4096, ge=256)
+    build_processes: int = Field(512, ge=8)
+    build_cpu_seconds: int = Field(900, ge=10)
     # `skyforge up` logs one JSON object a line (console: the same fields, for a terminal).
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

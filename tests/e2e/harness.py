@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support import free_port, make_git_repo
+from tests.support import WHO_AM_I, free_port, make_git_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -27,13 +27,16 @@ TOKEN = "e2e-admin-token"
 # A test app: answers with what the test needs to see (pid, release, config), logs a line per
 # request, and has a worker process type that is not routed.
 PROBE_APP = {
-    "app.py": """
+    "app.py": WHO_AM_I
+    + """
 import json, os, signal, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+ME = who_am_i()  # its pid inside its sandbox is no use outside
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = json.dumps({"pid": os.getpid(), "release": os.environ.get("SKYFORGE_RELEASE"),
+        body = json.dumps({"pid": ME, "release": os.environ.get("SKYFORGE_RELEASE"),
                            "greeting": os.environ.get("GREETING", "hello"),
                            "process": os.environ.get("SKYFORGE_PROCESS")}).encode()
         self.send_response(200)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import eventually
+from tests.support import APP_PYTHON, eventually
 
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, ProcessType
@@ -22,7 +22,7 @@ from skyforge.runtimes.local import LocalRuntime
 from skyforge.runtimes.local.registry import app_from_json, app_to_json
 
 KEY = "shop.web"
-PYTHON = Path(sys.executable)
+PYTHON = APP_PYTHON
 SECRET = "s3cr3t-value-9f2c"
 PLAIN = "plain-config-value"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import eventually
+from tests.support import APP_PYTHON, WHO_AM_I, eventually, gone, host_pids
 
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, LogLine, ProcessType, RolloutFailed
@@ -26,14 +26,17 @@ from skyforge.runtimes.local.command import build_env, to_argv
 from skyforge.runtimes.local.registry import app_to_json
 
 KEY = "shop.web"
-PYTHON = Path(sys.executable)
+PYTHON = APP_PYTHON
 
-APP = r"""
+APP = (
+    WHO_AM_I
+    + r"""
 import json, os, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+ME = who_am_i()
 with open("pids.txt", "a") as f:
-    f.write(f"{os.getpid()}\n")
+    f.write(f"{ME}\n")
 mode = os.environ.get("MODE", "ok")
 print(f"starting {os.environ['SKYFORGE_PROCESS']} {os.environ['SKYFORGE_RELEASE']}", flush=True)
 if mode == "crash":
@@ -49,7 +52,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/env":
             status, body = 200, json.dumps(dict(os.environ))
         elif self.path == "/pid":
-            status, body = 200, str(os.getpid())
+            status, body = 200, ME
         elif self.path.startswith("/say/"):
             print("said", self.path[5:], flush=True)
             status, body = 200, "ok"
@@ -66,21 +69,27 @@ class Handler(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
+)
 
-WORKER = r"""
+WORKER = (
+    WHO_AM_I
+    + r"""
 import os, time
 with open("pids.txt", "a") as f:
-    f.write(f"{os.getpid()}\n")
+    f.write(f"{who_am_i()}\n")
 assert "PORT" not in os.environ
 while True:
     print("worker tick", flush=True)
     time.sleep(0.2)
 """
+)
 
-RELEASE = r"""
+RELEASE = (
+    WHO_AM_I
+    + r"""
 import os, sys, time
 with open("release-pids.txt", "a") as f:
-    f.write(f"{os.getpid()}\n")
+    f.write(f"{who_am_i()}\n")
 print("migrating", flush=True)
 print("migrated", flush=True)
 if os.environ.get("RELEASE_MODE") == "fail":
@@ -88,6 +97,7 @@ if os.environ.get("RELEASE_MODE") == "fail":
 if os.environ.get("RELEASE_MODE") == "slow":
     time.sleep(60)
 """
+)
 
 HELPER = r"""
 import asyncio, json, sys
@@ -141,18 +151,10 @@ def make_app(
     )
 
 
-def pids(app: AppRelease, name: str = "pids.txt") -> list[int]:
+def pids(app: AppRelease, name: str = "pids.txt") -> list[str]:
+    """How each process the app started named itself (see WHO_AM_I), in start order."""
     path = app.slug_dir / name
-    return [int(line) for line in path.read_text().split()] if path.exists() else []
-
-
-def gone(pid: int) -> bool:
-    """No such process, or a zombie nobody reaped yet (it runs nothing any more)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return text[text.rfind(")") + 2] in "ZX"
+    return path.read_text().split() if path.exists() else []
 
 
 async def get(address: str, path: str = "/") -> httpx.Response:
@@ -174,11 +176,10 @@ def _no_orphans(tmp_path: Path) -> Iterator[None]:
     """Whatever a failed test leaves behind is killed (the runtime's close() comes first)."""
     yield
     for pid_file in tmp_path.glob("slug-*/*pids.txt"):
-        for pid in pid_file.read_text().split():
-            # Only while it still runs in our slug dir: the pid may be someone else's by now.
-            with contextlib.suppress(OSError):
-                if Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(tmp_path):
-                    os.killpg(int(pid), signal.SIGKILL)
+        for token in pid_file.read_text().split():
+            for pid in host_pids(token):
+                with contextlib.suppress(OSError):
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 @pytest.fixture
@@ -309,7 +310,8 @@ async def test_a_killed_instance_comes_back_by_itself(
     v1 = make_app(tmp_path, 1)
     await runtime.rollout(v1, Lines(), 10)
     [first] = pids(v1)
-    os.kill(first, signal.SIGKILL)
+    [host_pid] = host_pids(first)
+    os.kill(host_pid, signal.SIGKILL)  # the app itself, inside its sandbox
     await eventually(lambda: len(pids(v1)) == 2)
     second = pids(v1)[1]
     for _ in range(100):
@@ -335,7 +337,7 @@ async def test_scaling_starts_and_stops_only_the_difference(
     await runtime.rollout(make_app(tmp_path, 1, web=1), Lines(), 10)
     assert edge.upstreams[KEY] == [first]
     assert (await get(first, "/pid")).text == first_pid
-    assert all(gone(int(pid)) for pid in answers[1:])
+    assert all(gone(pid) for pid in answers[1:])
     assert (await runtime.observe())[KEY].counts == {"web": 1}
 
 
@@ -546,7 +548,8 @@ async def test_an_instance_that_died_with_the_control_plane_is_restarted_at_star
     v1 = make_app(tmp_path, 1)
     await asyncio.wait_for(asyncio.to_thread(run_control_plane_and_kill_it, data, v1), 30)
     [pid] = pids(v1)
-    os.killpg(pid, signal.SIGKILL)
+    for host_pid in host_pids(pid):
+        os.killpg(os.getpgid(host_pid), signal.SIGKILL)
     await eventually(lambda: gone(pid))
     edge = NullEdge()
     runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)

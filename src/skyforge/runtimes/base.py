@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from skyforge.kernel.limits import Limits
 from skyforge.kernel.logs import LogSink
 
 
@@ -38,6 +39,8 @@ class AppRelease:
     release_command: str | None = None  # the Procfile's `release` process, run once per release
     # Which names of `env` hold secret values: those are masked out of the app's log lines.
     secret_names: frozenset[str] = frozenset()
+    # The service's own resource limits; None: the runtime's defaults.
+    limits: Limits | None = None
 
     def secret_values(self) -> list[str]:
         """The values to mask out of this release's output."""

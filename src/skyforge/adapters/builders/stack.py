@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import shutil
 import sys
@@ -17,6 +18,7 @@ from skyforge.adapters.builders.detect import (
     scan,
 )
 from skyforge.adapters.builders.process import BASE_PATH, clean_env, run_step
+from skyforge.adapters.sandbox import Jail, SandboxUnavailable
 from skyforge.builds.ports import BuildResult
 from skyforge.kernel.errors import StepFailed
 from skyforge.kernel.logs import LogSink
@@ -38,17 +40,23 @@ def find_uv() -> str:
 
 
 class StackBuilder:
-    """Detects the stack of an app and installs its dependencies into the app dir."""
+    """Detects the stack of an app and installs its dependencies into the app dir.
+
+    Every step that runs the app's code (installs run setup scripts and npm hooks) runs in
+    `jail`, the sandbox of the app's service, seeing only the app dir and its build cache.
+    """
 
     def __init__(
         self,
         timeout: float = 900.0,
         *,
+        jail: Jail | None = None,
         python: str | None = None,
         uv: str | None = None,
         npm: str | None = None,
     ) -> None:
         self.timeout = timeout
+        self.jail = jail
         self.python = python or system_python()
         self.uv = uv or find_uv()
         self.npm = npm or shutil.which("npm", path=BASE_PATH) or "npm"
@@ -65,6 +73,8 @@ class StackBuilder:
             raise
         log(f"-----> {found.stack.capitalize()} app detected")
         (cache_dir / "home").mkdir(parents=True, exist_ok=True)
+        if self.jail is not None:
+            await asyncio.to_thread(self.jail.own, app_dir, cache_dir)
         if found.stack == "python":
             result = await self._python(app_dir, cache_dir, tree, found, log)
         elif found.stack == "node":
@@ -81,6 +91,25 @@ class StackBuilder:
     def _fail(self, reason: str, log: LogSink) -> BuildResult:
         log(f" !     {reason}")
         raise StepFailed(reason)
+
+    async def _step(
+        self,
+        argv: list[str],
+        what: str,
+        log: LogSink,
+        env: dict[str, str],
+        app_dir: Path,
+        cache_dir: Path,
+    ) -> None:
+        if self.jail is not None:
+            tools = [Path(argv[0])]  # uv comes with SkyForge, maybe outside the system dirs
+            try:
+                argv = self.jail.command(
+                    argv, cwd=app_dir, writable=[app_dir, cache_dir], readable=tools
+                )
+            except SandboxUnavailable as exc:
+                self._fail(str(exc), log)
+        await run_step(argv, what=what, log=log, env=env, timeout=self.timeout, cwd=app_dir)
 
     def _env(self, bin_dirs: list[Path]) -> dict[str, str]:
         """PATH of the running app: its own tools first, then the system, then our python."""
@@ -108,23 +137,23 @@ class StackBuilder:
             UV_NO_PROGRESS="1",
         )
         log(f"-----> Creating virtualenv with {Path(self.python).name} ({self.python})")
-        await run_step(
+        await self._step(
             [self.uv, "venv", str(venv), "--python", self.python],
-            what="virtualenv creation",
-            log=log,
-            env=env,
-            timeout=self.timeout,
-            cwd=app_dir,
+            "virtualenv creation",
+            log,
+            env,
+            app_dir,
+            cache_dir,
         )
         log(f"-----> Installing dependencies with uv from {found.manifest}")
         target = ["-r", "requirements.txt"] if found.manifest == "requirements.txt" else ["."]
-        await run_step(
+        await self._step(
             [self.uv, "pip", "install", "--python", str(venv / "bin" / "python"), *target],
-            what="pip install",
-            log=log,
-            env=env,
-            timeout=self.timeout,
-            cwd=app_dir,
+            "pip install",
+            log,
+            env,
+            app_dir,
+            cache_dir,
         )
         processes = dict(found.procfile or {})
         if "web" not in processes:
@@ -163,23 +192,13 @@ class StackBuilder:
         command = "ci" if locked else "install"
         log(f"-----> Installing dependencies with npm {command}")
         flags = ["--cache", str(cache_dir / "npm"), "--no-audit", "--no-fund", "--prefer-offline"]
-        await run_step(
-            [self.npm, command, *flags],
-            what=f"npm {command}",
-            log=log,
-            env=env,
-            timeout=self.timeout,
-            cwd=app_dir,
+        await self._step(
+            [self.npm, command, *flags], f"npm {command}", log, env, app_dir, cache_dir
         )
         if "build" in scripts:
             log("-----> Running npm run build")
-            await run_step(
-                [self.npm, "run", "build"],
-                what="npm run build",
-                log=log,
-                env=env,
-                timeout=self.timeout,
-                cwd=app_dir,
+            await self._step(
+                [self.npm, "run", "build"], "npm run build", log, env, app_dir, cache_dir
             )
         env_out = self._env([app_dir / "node_modules" / ".bin"])
         env_out["npm_config_update_notifier"] = "false"  # `npm start` must not call the registry

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from skyforge.adapters.sandbox import Jail, SandboxUnavailable
 from skyforge.runtimes.base import AppRelease
 from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
 from skyforge.runtimes.local.logfiles import tail_lines
@@ -30,9 +31,10 @@ def launch(
     index: int,
     port: int | None,
     log_path: Path,
+    jail: Jail,
     bounds: LogBounds | None = None,
 ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]:
-    """Start one instance in its own session, its output masked and appended to `log_path`.
+    """Start one instance in its own session and sandbox, its output masked to `log_path`.
 
     Returns the instance and its log relay. The output goes through a pipe to the relay (see
     logrelay.py), which masks the release's secret values; the relay is no child of the app's
@@ -46,6 +48,13 @@ def launch(
         argv = to_argv(definition.command, env, app.slug_dir)
     except CommandNotFound as exc:
         raise StartFailed(f"{process}.{index}: {exc}") from exc
+    try:
+        argv = jail.command(argv, cwd=app.slug_dir, writable=[app.slug_dir], keep_running=True)
+        jail.own(app.slug_dir)  # a slug built before it had a sandbox uid
+    except SandboxUnavailable as exc:
+        raise StartFailed(f"{process}.{index}: {exc}") from exc
+    except OSError as exc:
+        raise StartFailed(f"{process}.{index}: cannot prepare its slug: {exc}") from exc
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         relay, fd = start_relay(log_path, app.secret_values(), bounds)
@@ -98,10 +107,11 @@ class Instance:
         index: int,
         port: int | None,
         log_path: Path,
+        jail: Jail,
         bounds: LogBounds | None = None,
     ) -> Instance:
         """Start a new instance."""
-        popen, relay = launch(app, process, index, port, log_path, bounds)
+        popen, relay = launch(app, process, index, port, log_path, jail, bounds)
         record = InstanceRecord(
             id=instance_id,
             app=app,
@@ -124,12 +134,13 @@ class Instance:
         """Where the edge reaches it: "127.0.0.1:PORT"."""
         return f"127.0.0.1:{self.record.port}"
 
-    def respawn(self, port: int | None, bounds: LogBounds | None = None) -> None:
+    def respawn(self, port: int | None, jail: Jail, bounds: LogBounds | None = None) -> None:
         """Start the same command again (after it died), as our own child."""
         self.record.port = port
         self.started_at = time.monotonic()  # also when it fails: a failed start is no stable run
+        record = self.record
         popen, relay = launch(
-            self.record.app, self.record.type, self.record.index, port, self.record.log_path, bounds
+            record.app, record.type, record.index, port, record.log_path, jail, bounds
         )
         self.popen = popen
         self.relays.append(relay)

@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+from skyforge.adapters.sandbox import Jail, SandboxUnavailable
 from skyforge.kernel.logs import LogSink
 from skyforge.kernel.masking import Masker
 from skyforge.runtimes.base import AppRelease, RolloutFailed
@@ -16,9 +17,9 @@ from skyforge.runtimes.local.proc import signal_group
 
 
 async def run_release_command(
-    app: AppRelease, log: LogSink, timeout: float, log_path: Path
+    app: AppRelease, log: LogSink, timeout: float, log_path: Path, jail: Jail
 ) -> None:
-    """Run app.release_command to completion, its lines to `log` and `log_path` as they come."""
+    """Run app.release_command to completion in `jail`, its lines to `log` and `log_path`."""
     if not app.release_command:
         return
     env = build_env(app, "release", None, None)
@@ -26,6 +27,13 @@ async def run_release_command(
         argv = to_argv(app.release_command, env, app.slug_dir)
     except CommandNotFound as exc:
         raise RolloutFailed(f"release phase failed: {exc}") from exc
+    try:
+        argv = jail.command(argv, cwd=app.slug_dir, writable=[app.slug_dir])
+        jail.own(app.slug_dir)
+    except SandboxUnavailable as exc:
+        raise RolloutFailed(f"release phase failed: {exc}") from exc
+    except OSError as exc:
+        raise RolloutFailed(f"release phase failed: cannot prepare the slug: {exc}") from exc
     log(f"-----> Running release command: {app.release_command}")
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+from skyforge.adapters.sandbox import Jail, Sandbox, sandbox_of
 from skyforge.edge.base import EdgeRouter, Route
 from skyforge.kernel.ids import new_id
+from skyforge.kernel.limits import Limits
 from skyforge.kernel.logs import LogSink
 from skyforge.runtimes.base import (
     AppRelease,
@@ -30,6 +33,8 @@ from skyforge.runtimes.local.registry import InstanceRecord, Registry
 from skyforge.runtimes.local.release_phase import run_release_command
 from skyforge.runtimes.local.supervisor import supervise
 
+logger = logging.getLogger(__name__)
+
 
 def _desired(app: AppRelease) -> dict[str, int]:
     return {p.name: p.count for p in app.processes if p.name != "release" and p.count > 0}
@@ -41,6 +46,8 @@ class LocalRuntime:
     `drain_seconds`: time between switching traffic away from instances and stopping them.
     `stop_grace`: time between SIGTERM and SIGKILL. `health_timeout`: the longest a rollout
     waits for its web instances (the rollout's own `timeout` applies when it is shorter).
+    Every process runs in `sandbox` (default: the data dir's) under the app's `limits`, or
+    `limits` here when the app has none of its own.
     """
 
     def __init__(
@@ -52,8 +59,12 @@ class LocalRuntime:
         stop_grace: float = 10.0,
         health_timeout: float = 60.0,
         log_bounds: LogBounds | None = None,
+        sandbox: Sandbox | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._edge = edge
+        self._sandbox = sandbox_of(data_dir) if sandbox is None else sandbox
+        self._limits = limits or Limits()
         self._log_bounds = log_bounds or LogBounds()
         self._drain = drain_seconds
         self._grace = stop_grace
@@ -69,6 +80,9 @@ class LocalRuntime:
 
     async def start(self) -> None:
         """Adopt the instances a previous control plane left running; restart the dead ones."""
+        problem = await asyncio.to_thread(self._sandbox.check)
+        if problem is not None:
+            logger.error("apps will not start: the sandbox cannot be set up: %s", problem)
         self._serving = self._registry.load_apps()
         stale: list[Instance] = []
         dead: list[Instance] = []
@@ -103,7 +117,7 @@ class LocalRuntime:
     async def run_release_phase(self, app: AppRelease, log: LogSink, timeout: float) -> None:
         """Run app.release_command once to completion; raise RolloutFailed when it fails."""
         log_path = self._logs_dir / app.key / f"{app.release_id}.release.log"
-        await run_release_command(app, log, timeout, log_path)
+        await run_release_command(app, log, timeout, log_path, self._jail(app))
 
     async def rollout(self, app: AppRelease, log: LogSink, timeout: float) -> None:
         """Start what `app` needs, wait for health, switch the edge, drain, stop the rest."""
@@ -257,7 +271,7 @@ class LocalRuntime:
         log_path = self._logs_dir / app.key / f"{app.release_id}.{process}.{index}.log"
         try:
             instance = Instance.spawn(
-                new_id(), app, process, index, port, log_path, self._log_bounds
+                new_id(), app, process, index, port, log_path, self._jail(app), self._log_bounds
             )
         except StartFailed:
             self._ports.release(port)
@@ -279,7 +293,7 @@ class LocalRuntime:
             self._ports.release(before)
             port = self._ports.allocate(prefer=before)
         try:
-            instance.respawn(port, self._log_bounds)
+            instance.respawn(port, self._jail(instance.record.app), self._log_bounds)
         except StartFailed as exc:
             instance.note(str(exc))  # the supervisor sees it dead and tries again later
         self._registry.save(instance.record)
@@ -296,6 +310,10 @@ class LocalRuntime:
         await asyncio.gather(*(self._stop(i) for i in instances))
 
     # -- state ------------------------------------------------------------------------------
+
+    def _jail(self, app: AppRelease) -> Jail:
+        """The sandbox of the app's processes."""
+        return self._sandbox.jail(app.key, app.limits or self._limits)
 
     def _of(self, key: str) -> list[Instance]:
         """The instances of a key that are not on their way out."""
