@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test lint bench
+.PHONY: up test lint bench sandbox
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +14,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-up: $(STAMP)
+# Every tenant process runs in bubblewrap (Debian's package; setpriv and prlimit come with
+# util-linux): installed here when missing.
+sandbox:
+	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends bubblewrap; }
+
+up: $(STAMP) sandbox
 	$(BIN)/skyforge up
 
 lint: $(STAMP)
@@ -22,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint sandbox
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)

@@ -96,6 +96,7 @@ def service_ref(s: Service) -> ServiceRef:
         dict(s.config),
         dict(s.scale),
         s.health_check_path,
+        dict(s.resources),
     )
 
 

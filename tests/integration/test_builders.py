@@ -19,8 +19,10 @@ import pytest
 
 from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.git.fetcher import GitFetcher
+from skyforge.adapters.sandbox import sandbox_of
 from skyforge.builds.ports import BuildResult
 from skyforge.kernel.errors import StepFailed
+from skyforge.kernel.limits import Limits
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 GIT_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
@@ -49,7 +51,9 @@ async def fetch_and_build(
 ) -> tuple[Path, BuildResult]:
     app_dir = tmp_path / "apps" / f"{repo.name}-{len(list(tmp_path.glob('apps/*')))}"
     await GitFetcher().fetch(str(repo), "main", app_dir, lines.append)
-    result = await StackBuilder(timeout=300).build(
+    # In the sandbox, as SkyForge builds: the install steps run the repository's code.
+    jail = sandbox_of(tmp_path / "data").jail(f"builds.{repo.name}", Limits())
+    result = await StackBuilder(timeout=300, jail=jail).build(
         app_dir, cache or tmp_path / "cache" / repo.name, lines.append
     )
     return app_dir, result

@@ -55,6 +55,7 @@ class ServiceRef:
     config: dict[str, str]
     scale: dict[str, int]
     health_check_path: str | None
+    resources: dict[str, int] = field(default_factory=dict)  # its own resource limits
 
     @property
     def key(self) -> str:

@@ -23,19 +23,23 @@ class Limits:
 
     def merged(self, overrides: dict[str, int]) -> Limits:
         """These limits with a service's own choices (already checked) applied."""
-        return replace(self, **overrides)
+        return replace(self, **{k: v for k, v in overrides.items() if k in _BOUNDS})
 
 
-def check_limits(value: Any) -> dict[str, int]:
-    """A service's resource choices: {"memory_mb"?, "processes"?, "open_files"?}, in bounds."""
-    if not isinstance(value, dict):
+def change_limits(current: dict[str, int], changes: Any) -> dict[str, int]:
+    """A service's resource choices after `changes` ({"memory_mb": 256, "processes": null}:
+    null goes back to the operator's default), each checked against its bounds."""
+    if not isinstance(changes, dict):
         raise Invalid("resources must be an object of memory_mb, processes, open_files")
-    checked: dict[str, int] = {}
-    for name, amount in value.items():
+    result = dict(current)
+    for name, amount in changes.items():
         if name not in _BOUNDS:
             raise Invalid(f"unknown resource {name!r}: use memory_mb, processes or open_files")
+        if amount is None:
+            result.pop(name, None)
+            continue
         low, high = _BOUNDS[name]
         if isinstance(amount, bool) or not isinstance(amount, int) or not low <= amount <= high:
             raise Invalid(f"resources.{name} must be an integer from {low} to {high}")
-        checked[name] = amount
-    return checked
+        result[name] = amount
+    return result

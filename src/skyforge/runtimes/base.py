@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from skyforge.kernel.limits import Limits
 from skyforge.kernel.logs import LogSink
 
 
@@ -39,8 +38,8 @@ class AppRelease:
     release_command: str | None = None  # the Procfile's `release` process, run once per release
     # Which names of `env` hold secret values: those are masked out of the app's log lines.
     secret_names: frozenset[str] = frozenset()
-    # The service's own resource limits; None: the runtime's defaults.
-    limits: Limits | None = None
+    # The service's own resource limits (Limits' fields); the runtime's defaults for the rest.
+    resources: dict[str, int] = field(default_factory=dict)
 
     def secret_values(self) -> list[str]:
         """The values to mask out of this release's output."""

@@ -37,4 +37,5 @@ def render(
         health_check_path=service.health_check_path,
         release_command=build.process_types.get(ONE_OFF),
         secret_names=frozenset(secrets or {}),
+        resources=dict(service.resources),
     )

@@ -18,6 +18,7 @@ class UpdateService(Command):
     name: str
     scale: dict[str, int] | None = None
     health_check_path: str | None = None
+    resources: dict[str, int | None] | None = None
     git: str | None = None
     branch: str | None = None
 

@@ -60,7 +60,8 @@ async def create_service(
 async def update_service(
     cmd: UpdateService, uow: ServicesUnitOfWork, process_types: ProcessTypesOf, max_instances: int
 ) -> Service:
-    """Change scale, health check or source; scale takes effect at the next reconcile."""
+    """Change scale, health check, resources or source; scale takes effect at the next
+    reconcile, resources with the next release."""
     known: set[str] | None = None
     if cmd.scale is not None:
         async with uow:
@@ -79,6 +80,8 @@ async def update_service(
             service.health_check_path = cmd.health_check_path or None
             service.__post_init__()
             changed.append("health_check_path")
+        if cmd.resources is not None and service.change_resources(cmd.resources):
+            changed.append("resources")
         if cmd.git is not None or cmd.branch is not None:
             service.source = GitSource(
                 validate_git_url(cmd.git if cmd.git is not None else service.source.url),

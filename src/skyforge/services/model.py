@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from skyforge.kernel.errors import Invalid
+from skyforge.kernel.limits import change_limits
 from skyforge.kernel.names import dns_label
 
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
@@ -59,6 +60,8 @@ class Service:
     scale: dict[str, int] = field(default_factory=dict)
     health_check_path: str | None = None
     config: dict[str, str] = field(default_factory=dict)
+    # Its own resource limits (memory_mb, processes, open_files); unset: the operator's.
+    resources: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         dns_label(self.name, "service name")
@@ -86,6 +89,12 @@ class Service:
                 new[name] = check_var_value(name, value)
         changed = new != self.config
         self.config = new
+        return changed
+
+    def change_resources(self, changes: dict[str, int | None]) -> bool:
+        """Set (or with None reset) resource limits; True when anything changed."""
+        new = change_limits(self.resources, changes)
+        changed, self.resources = new != self.resources, new
         return changed
 
     def change_scale(self, scale: dict[str, int], max_instances: int) -> None:

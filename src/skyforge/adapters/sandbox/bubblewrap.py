@@ -126,7 +126,7 @@ class Sandbox:
                 jail += ["--ro-bind", top, top]
         jail += ["--proc", "/proc", "--dev", "/dev"]
         for path in _PRIVATE:
-            jail += ["--tmpfs", str(path)]
+            jail += ["--perms", "1777", "--tmpfs", str(path)]
         made: set[Path] = set()
         for path in (*self._readable, *readable):
             if _provided(path):

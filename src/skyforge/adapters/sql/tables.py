@@ -168,6 +168,7 @@ services = Table(
     Column("branch", String(255), nullable=False),
     Column("scale", JSON, nullable=False),
     Column("health_check_path", String(255)),
+    Column("resources", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("project_id", "name"),

@@ -48,6 +48,7 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
         source=SourceRead(git=s.source.url, branch=s.source.branch),
         scale=scale,
         health_check_path=s.health_check_path,
+        resources=s.resources,
         url=f"http://{s.hostname}:{port}/",
         release=release.version if release else None,
         status=status,
@@ -107,6 +108,7 @@ async def update_service(
             service,
             scale=body.scale,
             health_check_path=body.health_check_path,
+            resources=body.resources,
             git=body.source.git if body.source else None,
             branch=body.source.branch if body.source else None,
         )

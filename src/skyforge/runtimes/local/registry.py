@@ -49,6 +49,7 @@ def app_to_json(app: AppRelease) -> dict[str, Any]:
         "health_check_path": app.health_check_path,
         "release_command": app.release_command,
         "secret_names": sorted(app.secret_names),
+        "resources": dict(app.resources),
     }
 
 
@@ -67,6 +68,7 @@ def app_from_json(data: dict[str, Any]) -> AppRelease:
         health_check_path=data["health_check_path"],
         release_command=data["release_command"],
         secret_names=frozenset(data.get("secret_names", ())),
+        resources={str(k): int(v) for k, v in data.get("resources", {}).items()},
     )
 
 

@@ -46,8 +46,8 @@ class LocalRuntime:
     `drain_seconds`: time between switching traffic away from instances and stopping them.
     `stop_grace`: time between SIGTERM and SIGKILL. `health_timeout`: the longest a rollout
     waits for its web instances (the rollout's own `timeout` applies when it is shorter).
-    Every process runs in `sandbox` (default: the data dir's) under the app's `limits`, or
-    `limits` here when the app has none of its own.
+    Every process runs in `sandbox` (default: the data dir's) under `limits`, with the app's
+    own resource choices applied.
     """
 
     def __init__(
@@ -313,7 +313,7 @@ class LocalRuntime:
 
     def _jail(self, app: AppRelease) -> Jail:
         """The sandbox of the app's processes."""
-        return self._sandbox.jail(app.key, app.limits or self._limits)
+        return self._sandbox.jail(app.key, self._limits.merged(app.resources))
 
     def _of(self, key: str) -> list[Instance]:
         """The instances of a key that are not on their way out."""

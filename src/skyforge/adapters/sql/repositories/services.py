@@ -59,6 +59,7 @@ class SqlServiceRepository(SqlRepository):
             "branch": service.source.branch,
             "scale": service.scale,
             "health_check_path": service.health_check_path,
+            "resources": service.resources,
             "updated_at": service.updated_at,
         }
 
@@ -96,6 +97,7 @@ class SqlServiceRepository(SqlRepository):
                 scale=dict(r.scale or {}),
                 health_check_path=r.health_check_path,
                 config=config[r.id],
+                resources=dict(r.resources or {}),
             )
             for r in rows
         ]

@@ -21,6 +21,12 @@ class ServiceCreate(Input):
 class ServiceUpdate(Input):
     scale: dict[str, StrictInt] | None = Field(None, examples=[{"web": 3}])
     health_check_path: str | None = Field(None, max_length=255)
+    resources: dict[str, StrictInt | None] | None = Field(
+        None,
+        description="limits of its processes: memory_mb (per process), open_files (per "
+        "process), processes (all of the service's); null: back to the default",
+        examples=[{"memory_mb": 256, "processes": 64}],
+    )
     source: SourceIn | None = None
 
 
@@ -36,6 +42,7 @@ class ServiceRead(BaseModel):
     source: SourceRead
     scale: dict[str, int]
     health_check_path: str | None
+    resources: dict[str, int] = Field(description="its own limits (the others: the defaults)")
     url: str
     release: int | None = Field(description="version of the current release")
     status: str = Field(description="not deployed, running, starting or crashed")
