@@ -326,7 +326,9 @@ class Platform:
             log,
             self.uow(),
             GitFetcher(),
-            StackBuilder(jail=self.sandbox.jail(service.key, build_limits(s))),
+            StackBuilder(
+                jail=self.sandbox.jail(service.key, build_limits(s).for_builds(service.resources))
+            ),
             builds.BuildSettings(data / "slugs", data / "cache", s.clone_timeout, s.build_timeout),
         )
         return build_ref(build)

@@ -9,6 +9,7 @@ network stays open and the victim keeps serving.
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 import httpx
@@ -91,12 +92,13 @@ def attacks():
         "read_master_keys": attempt(lambda: read(data + "/master.keys")),
         "list_data_dir": attempt(lambda: os.listdir(data)),
         "admin_socket": attempt(admin_socket),
+        "admin_tcp": attempt(lambda: socket.create_connection(("127.0.0.1", 2019), 2).close()),
         "read_victim": attempt(lambda: read(victim + "/app.py")),
         "write_victim": attempt(lambda: write(victim + "/owned.txt")),
         "read_shadow": attempt(lambda: read("/etc/shadow")),
         "write_usr": attempt(lambda: write("/usr/owned.txt")),
         "write_etc": attempt(lambda: write("/etc/owned.txt")),
-        "write_tmp": attempt(lambda: write("/tmp/owned-by-tenant.txt")),
+        "write_tmp": attempt(lambda: write(TARGETS["TMP_FILE"])),
         "signal_control_plane": attempt(lambda: os.kill(int(TARGETS["CONTROL_PID"]), 0)),
         "ptrace_control_plane": attempt(ptrace),
         "become_root": attempt(lambda: os.setuid(0)),
@@ -152,6 +154,7 @@ REFUSED = [
     "read_master_keys",
     "list_data_dir",
     "admin_socket",
+    "admin_tcp",
     "read_victim",
     "write_victim",
     "read_shadow",
@@ -195,6 +198,7 @@ def test_hostile_apps_builds_and_release_phases_reach_nothing_of_the_platform(
         "VICTIM_SLUG": str(victim_slug.resolve()),
         "CONTROL_PID": str(skyforge.proc.pid),
         "API_URL": skyforge.url,
+        "TMP_FILE": f"/tmp/owned-by-tenant-{secrets.token_hex(8)}.txt",
     }
     evil_repo = make_git_repo(tmp_path / "evil", hostile_app(targets))
     created = api.post(
@@ -225,7 +229,7 @@ def test_hostile_apps_builds_and_release_phases_reach_nothing_of_the_platform(
     # Each service has its own uid; the victim's files stay the victim's.
     assert victim_slug.stat().st_uid not in (0, app["uid"])
     assert not (victim_slug / "owned.txt").exists()
-    assert not Path("/tmp/owned-by-tenant.txt").exists()
+    assert not Path(targets["TMP_FILE"]).exists()
     status, body = skyforge.get("web.victim.localhost")
     assert status == 200 and json.loads(body)["release"] == "v1"
     assert httpx.get(f"{skyforge.url}/healthz").status_code == 200

@@ -203,6 +203,30 @@ async def test_scaling_reaches_the_runtime_and_unknown_types_are_refused(
     assert (await shop.get(f"{SVC}/web")).json()["scale"] == {"web": 3}
 
 
+async def test_a_services_resource_limits_reach_its_next_release_and_bad_ones_are_refused(
+    shop: httpx.AsyncClient, platform: Platform
+) -> None:
+    chosen = {"memory_mb": 256, "processes": 64, "build_cpu_seconds": 120}
+    updated = await shop.patch(f"{SVC}/web", json={"resources": chosen})
+    assert updated.status_code == 200 and updated.json()["resources"] == chosen
+    for body in (
+        {"resources": {"memory_mb": 1}},
+        {"resources": {"memory_mb": "256"}},
+        {"resources": {"cpu": 3}},
+        {"resources": {"processes": True}},
+        {"resources": [256]},
+    ):
+        refused = await shop.patch(f"{SVC}/web", json=body)
+        assert refused.status_code == 422, body
+        assert refused.headers["content-type"] == "application/problem+json", body
+    reset = await shop.patch(f"{SVC}/web", json={"resources": {"processes": None}})
+    assert reset.json()["resources"] == {"memory_mb": 256, "build_cpu_seconds": 120}
+    assert (await deploy(shop))["status"] == "succeeded"
+    runtime = platform.runtime
+    assert isinstance(runtime, NullRuntime)
+    assert runtime.apps["shop.web"].resources == {"memory_mb": 256, "build_cpu_seconds": 120}
+
+
 async def test_a_queued_deploy_can_be_cancelled_and_never_runs(shop: httpx.AsyncClient) -> None:
     first = (await shop.post(f"{SVC}/web/deploys")).json()
     second = (await shop.post(f"{SVC}/web/deploys")).json()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,26 @@ def test_uids_are_allocated_once_each_even_by_racing_processes(tmp_path: Path) -
     assert all(answer == answers[0] for answer in answers)
     assert len(set(answers[0])) == 20
     assert UidBook(book, 5_000_000).uid("p.s3") == int(answers[0][3])
+
+
+@pytest.fixture
+def data_dir_in_usr() -> Iterator[Path]:
+    """A data dir under a system directory the sandbox binds read-only (operators do this)."""
+    data = Path("/usr/local/share") / f"skyforge-test-{secrets.token_hex(6)}"
+    data.mkdir(mode=0o711, parents=True)
+    try:
+        yield data
+    finally:
+        shutil.rmtree(data)
+
+
+def test_a_data_dir_under_a_system_directory_is_hidden_all_the_same(data_dir_in_usr: Path) -> None:
+    (data_dir_in_usr / "master.keys").write_text("the master key")
+    slug = data_dir_in_usr / "slugs" / "web" / "build"
+    slug.mkdir(parents=True)
+    sandbox = sandbox_of(data_dir_in_usr)
+    sandbox.jail("shop.web", Limits()).own(slug)
+    done = run(sandbox, "shop.web", slug, "import os; print(os.listdir('.'))")
+    assert done.returncode == 0, done.stderr  # its own slug is there
+    done = run(sandbox, "shop.web", slug, f"open({str(data_dir_in_usr / 'master.keys')!r})")
+    assert done.returncode != 0 and "No such file" in done.stderr

@@ -43,9 +43,17 @@ class SandboxUnavailable(Exception):
 class Sandbox:
     """Wraps tenant commands; `Sandbox.off()` runs them as they are (SKYFORGE_SANDBOX=off)."""
 
-    def __init__(self, uids: UidBook | None, *, readable: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        uids: UidBook | None,
+        *,
+        readable: Sequence[Path] = (),
+        hidden: Sequence[Path] = (),
+    ) -> None:
         self._uids = uids
         self._readable = tuple(readable)
+        # Never visible, even when under a system directory (a data dir in /usr/local/var...).
+        self._hidden = tuple(path for path in hidden if _provided(path))
         self._problem: str | None = None
         self._checked = uids is None
 
@@ -127,17 +135,34 @@ class Sandbox:
         jail += ["--proc", "/proc", "--dev", "/dev"]
         for path in _PRIVATE:
             jail += ["--perms", "1777", "--tmpfs", str(path)]
-        made: set[Path] = set()
+        for path in self._hidden:
+            jail += ["--perms", "0711", "--tmpfs", str(path)]
+        made = set(self._hidden)  # empty directories now
         for path in (*self._readable, *readable):
-            if _provided(path):
+            if _provided(path) and not self._in_hidden(path):
                 continue  # the system is there already
-            jail += [*_parents(path, made), "--ro-bind", str(path), str(path)]
+            jail += [*self._parents(path, made), "--ro-bind", str(path), str(path)]
         for path in writable:
-            jail += [*_parents(path, made), "--bind", str(path), str(path)]
+            jail += [*self._parents(path, made), "--bind", str(path), str(path)]
         jail += ["--chdir", str(cwd)]
         drop = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         return ["prlimit", *rlimits, "--", "bwrap", *jail, "--", "setpriv", *drop, "--", *argv]
+
+    def _in_hidden(self, path: Path) -> bool:
+        return any(path.is_relative_to(hidden) for hidden in self._hidden)
+
+    def _parents(self, path: Path, made: set[Path]) -> list[str]:
+        """bwrap arguments creating the missing ancestors of `path` (traversable only)."""
+        args: list[str] = []
+        for parent in reversed(path.parents):
+            if parent == Path("/") or parent in made:
+                continue
+            if _provided(parent) and not self._in_hidden(parent):
+                continue
+            made.add(parent)
+            args += ["--perms", "0711", "--dir", str(parent)]
+        return args
 
 
 @dataclass(frozen=True)
@@ -196,17 +221,6 @@ class Jail:
                     os.chown(path, uid, uid, follow_symlinks=False)
 
 
-def _parents(path: Path, made: set[Path]) -> list[str]:
-    """bwrap arguments creating the missing ancestors of `path` (traversable, not listable)."""
-    args: list[str] = []
-    for parent in reversed(path.parents):
-        if parent == Path("/") or parent in made or _provided(parent):
-            continue
-        made.add(parent)
-        args += ["--perms", "0711", "--dir", str(parent)]
-    return args
-
-
 def _provided(path: Path) -> bool:
     """Exists in every sandbox already: the system, and the private directories themselves."""
     return path in _PRIVATE or any(path.is_relative_to(top) for top in SYSTEM)
@@ -215,13 +229,12 @@ def _provided(path: Path) -> bool:
 def sandbox_of(data_dir: Path, first_uid: int | None = None) -> Sandbox:
     """The sandbox of a data dir: uids from its range, recorded in `<data dir>/sandbox`."""
     first = default_first_uid(data_dir) if first_uid is None else first_uid
-    return Sandbox(UidBook(data_dir / "sandbox" / "uids.json", first), readable=system_readable())
+    book = UidBook(data_dir / "sandbox" / "uids.json", first)
+    return Sandbox(book, readable=system_readable(), hidden=[data_dir])
 
 
 def system_readable() -> list[Path]:
-    """What a sandbox must see besides /usr and /etc: this Python when installed elsewhere."""
-    extra = []
-    prefix = Path(sys.base_prefix).resolve()
-    if not any(prefix.is_relative_to(top) for top in SYSTEM):
-        extra.append(prefix)
-    return extra
+    """What a sandbox must see besides /usr and /etc: this Python when installed elsewhere,
+    and the resolver's configuration when /etc/resolv.conf links out of /etc (systemd)."""
+    wanted = [Path(sys.base_prefix).resolve(), Path("/etc/resolv.conf").resolve()]
+    return [path for path in wanted if path.exists() and not _provided(path)]

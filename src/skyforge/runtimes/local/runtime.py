@@ -313,7 +313,7 @@ class LocalRuntime:
 
     def _jail(self, app: AppRelease) -> Jail:
         """The sandbox of the app's processes."""
-        return self._sandbox.jail(app.key, self._limits.merged(app.resources))
+        return self._sandbox.jail(app.key, self._limits.for_apps(app.resources))
 
     def _of(self, key: str) -> list[Instance]:
         """The instances of a key that are not on their way out."""

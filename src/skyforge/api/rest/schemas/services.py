@@ -23,8 +23,9 @@ class ServiceUpdate(Input):
     health_check_path: str | None = Field(None, max_length=255)
     resources: dict[str, StrictInt | None] | None = Field(
         None,
-        description="limits of its processes: memory_mb (per process), open_files (per "
-        "process), processes (all of the service's); null: back to the default",
+        description="limits of its processes: memory_mb (MiB per process), open_files (per "
+        "process), processes (all of the service's at once); of its builds: build_memory_mb, "
+        "build_cpu_seconds (per process); null: back to the default",
         examples=[{"memory_mb": 256, "processes": 64}],
     )
     source: SourceIn | None = None
