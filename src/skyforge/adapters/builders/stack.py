@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from skyforge.adapters.builders import static_server
 from skyforge.adapters.builders.detect import (
     Detection,
     SourceTree,
@@ -186,9 +188,27 @@ class StackBuilder:
         return BuildResult("node", processes, env_out)
 
     def _static(self, app_dir: Path) -> BuildResult:
-        # SkyForge serves static sites itself with the standard library's server.
-        web = (
-            f"{shlex.quote(self.python)} -m http.server $PORT --bind 127.0.0.1 "
-            f"--directory {shlex.quote(str(app_dir))}"
-        )
+        # SkyForge serves static sites itself: its own server, which reads nothing outside the
+        # site, copied into the slug (a sandboxed app sees its slug and the system only) and
+        # run isolated (-I: no PYTHON* variable, user site or script directory on the path).
+        script = install_static_server(app_dir)
+        web = f"{shlex.quote(self.python)} -I {shlex.quote(str(script))} $PORT "
+        web += shlex.quote(str(app_dir))
         return BuildResult("static", {"web": web}, self._env([]))
+
+
+def install_static_server(app_dir: Path) -> Path:
+    """Copy SkyForge's static file server to <app_dir>/.skyforge/ (whatever the repo put there
+    is replaced, never written through); the path of the copy."""
+    own = app_dir / ".skyforge"
+    if own.is_symlink() or (own.exists() and not own.is_dir()):
+        own.unlink()
+    elif own.is_dir():
+        shutil.rmtree(own)
+    own.mkdir(mode=0o755)
+    source = Path(static_server.__file__).read_bytes()
+    script = own / "static_server.py"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.fdopen(os.open(script, flags, 0o644), "wb") as handle:
+        handle.write(source)
+    return script
