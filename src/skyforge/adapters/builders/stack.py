@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from skyforge.adapters.builders import static_server
+from skyforge.adapters.builders.confine import describe, drop_links_out
 from skyforge.adapters.builders.detect import (
     Detection,
     SourceTree,
@@ -59,6 +60,9 @@ class StackBuilder:
         """Detect, install, and return the process types and environment of the artifact."""
         app_dir, cache_dir = app_dir.resolve(), cache_dir.resolve()
         started = time.monotonic()
+        dropped = drop_links_out(app_dir)
+        if dropped:
+            log(f"-----> Removed links that lead outside the app: {describe(dropped)}")
         tree = scan(app_dir)
         try:
             found = detect(tree)
