@@ -154,10 +154,11 @@ class Root:
 
 
 class Handler(BaseHTTPRequestHandler):
-    server_version = "SkyForge-static"
-    sys_version = ""
     protocol_version = "HTTP/1.1"
     timeout = 60  # a client that trickles its request is cut off
+
+    def version_string(self) -> str:
+        return "SkyForge-static"
 
     @property
     def root(self) -> Root:
