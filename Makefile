@@ -36,3 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/cache.py
+	$(BIN)/python bench/masking.py

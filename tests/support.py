@@ -129,12 +129,18 @@ def client_of(platform: Platform, token: str) -> httpx.AsyncClient:
     )
 
 
-def make_git_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
-    """A git repository at `path` with `files` committed on `branch` (a new commit if it exists)."""
+def make_git_repo(
+    path: Path, files: dict[str, str], branch: str = "main", links: dict[str, str] | None = None
+) -> Path:
+    """A git repository at `path` with `files` (and symlinks `links`: name -> target)
+    committed on `branch` (a new commit if it exists)."""
     path.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(content)
+    for name, target in (links or {}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).symlink_to(target)
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run([*git, "init", "-q", "-b", branch, str(path)], check=True)
     subprocess.run([*git, "-C", str(path), "add", "-A"], check=True)

@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -210,3 +212,86 @@ async def test_output_stays_masked_after_the_control_plane_was_killed(tmp_path: 
     finally:
         await runtime.close()
     assert pids(app) == [pid]
+
+
+# Each form of a secret, labelled; the app and its release phase print them, the test checks
+# that none of them was stored.
+FORMS = r"""
+import base64, os, re
+from urllib.parse import quote, quote_plus
+
+def forms(value):
+    data = value.encode()
+    out = {"raw": value, "hex": data.hex(), "HEX": data.hex().upper()}
+    for before in (b"", b"u", b"us", b"user:"):  # the secret at each alignment of a stream
+        stream = before + data + b"!"
+        out[f"base64+{len(before)}"] = base64.b64encode(stream).decode()
+        out[f"base64url+{len(before)}"] = base64.urlsafe_b64encode(stream).decode().rstrip("=")
+    out["quote"] = quote(value)
+    out["quote_plus"] = quote_plus(value)
+    out["quote-all"] = quote(value, safe="")
+    out["quote-lower-hex"] = re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), quote(value))
+    return out
+
+def print_forms(label):
+    for name, form in forms(os.environ["API_TOKEN"]).items():
+        print(f"{label} {name}: {form} .", flush=True)
+"""
+FORMS_APP = (
+    FORMS
+    + r"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+print_forms("app")
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+)
+ENCODED_SECRET = "p@ss/w0rd+\u00dc=9f2c?x"
+
+
+def printed_forms() -> dict[str, str]:
+    scope: dict[str, Any] = {}
+    exec(FORMS, scope)  # noqa: S102 -- the test's own code, the same the app runs
+    printed: dict[str, str] = scope["forms"](ENCODED_SECRET)
+    return printed
+
+
+async def test_every_encoding_of_a_secret_printed_by_an_app_or_its_release_is_masked(
+    tmp_path: Path,
+) -> None:
+    app = replace(
+        make_app(tmp_path),
+        env={"PATH": f"{PYTHON.parent}:/usr/bin:/bin", "API_TOKEN": ENCODED_SECRET},
+    )
+    (app.slug_dir / "app.py").write_text(FORMS_APP)
+    (app.slug_dir / "release.py").write_text(FORMS + 'print_forms("release")\n')
+    data = tmp_path / "data"
+    runtime = LocalRuntime(data, NullEdge(), drain_seconds=0.1, stop_grace=2)
+    await runtime.start()
+    deploy_log: list[str] = []
+    forms = printed_forms()
+    try:
+        await runtime.run_release_phase(app, deploy_log.append, 10)
+        await runtime.rollout(app, lambda line: None, 10)
+        await eventually(lambda: log_text(data).count(" app ") == len(forms))
+    finally:
+        await runtime.close()
+    stored = log_text(data)
+    lines = [line for line in stored.splitlines() if " app " in line or " release " in line]
+    assert len(lines) == 2 * len(forms) == 2 * 15
+    assert all("****" in line for line in lines)
+    for name, form in forms.items():
+        assert form not in stored, name
+        assert not any(form in line for line in deploy_log), name

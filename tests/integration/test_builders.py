@@ -16,7 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.support import make_git_repo
 
+from skyforge.adapters.builders import static_server
+from skyforge.adapters.builders.detect import scan
 from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.git.fetcher import GitFetcher
 from skyforge.adapters.sandbox import sandbox_of
@@ -259,3 +262,130 @@ async def test_a_pyproject_app_with_uvicorn_gets_a_default_web_command(tmp_path:
         httpx.AsyncClient() as client,
     ):
         assert (await client.get(f"{url}/")).text == "salut"
+
+
+OUTSIDE_SECRET = "root:outside-the-repo-7d1f:19000:0:99999:7:::"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory next to the repositories, standing for the data dir or /etc."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "master.keys").write_text(OUTSIDE_SECRET)
+    (folder / "Procfile").write_text(f"web: echo {OUTSIDE_SECRET}\n")
+    (folder / "package.json").write_text('{"scripts": {"start": "node leak.js"}}')
+    return folder
+
+
+async def test_links_out_of_a_fetched_repository_are_removed_before_the_build(
+    tmp_path: Path, outside: Path
+) -> None:
+    repo = make_git_repo(
+        tmp_path / "repos" / "hostile",
+        {"index.html": "<h1>hi</h1>", "health": "ok", "docs/a.html": "a"},
+        links={
+            "leak.txt": str(outside / "master.keys"),
+            "up": "../../..",
+            "etc": "/etc",
+            "docs/escape": "../../outside",
+            "chain": "docs/escape",
+            "latest": "docs",  # stays inside: kept
+            "home.html": "index.html",
+        },
+    )
+    lines: list[str] = []
+    app_dir, result = await fetch_and_build(repo, tmp_path, lines)
+    assert result.stack == "static"
+    assert sorted(p.name for p in app_dir.iterdir() if p.is_symlink()) == ["home.html", "latest"]
+    assert not (app_dir / "docs" / "escape").is_symlink()
+    assert (
+        "-----> Removed links that lead outside the app: chain, docs/escape, etc, leak.txt, up"
+        in lines
+    )
+    async with (
+        running(result.process_types["web"], result, app_dir) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        assert (await client.get("/home.html")).text == "<h1>hi</h1>"
+        assert (await client.get("/latest/a.html")).text == "a"
+        for path in ("/leak.txt", "/up/", "/etc/passwd", "/chain/master.keys"):
+            answer = await client.get(path)
+            assert answer.status_code == 404, path
+            assert OUTSIDE_SECRET not in answer.text
+
+
+@pytest.mark.parametrize("marker", ["Procfile", "package.json", "requirements.txt"])
+async def test_a_marker_file_linked_out_of_the_repository_is_never_read(
+    marker: str, tmp_path: Path, outside: Path
+) -> None:
+    target = outside / ("master.keys" if marker == "requirements.txt" else marker)
+    repo = make_git_repo(
+        tmp_path / "repos" / "marker",
+        {"index.html": "<h1>hi</h1>", "health": "ok"},
+        links={marker: str(target)},
+    )
+    lines: list[str] = []
+    app_dir, result = await fetch_and_build(repo, tmp_path, lines)
+    assert result.stack == "static"
+    assert not (app_dir / marker).exists()
+    assert OUTSIDE_SECRET not in "\n".join(lines)
+    assert OUTSIDE_SECRET not in str(result)
+
+
+async def test_a_build_step_never_reads_a_file_through_a_link_out_of_the_repository(
+    tmp_path: Path, outside: Path
+) -> None:
+    # uv follows `-r extra.txt` and prints a line it cannot parse: the content would be logged.
+    repo = make_git_repo(
+        tmp_path / "repos" / "include",
+        {"requirements.txt": "-r extra.txt\n", "app.py": "print('hi')\n"},
+        links={"extra.txt": str(outside / "master.keys")},
+    )
+    lines: list[str] = []
+    with pytest.raises(StepFailed) as failed:
+        await fetch_and_build(repo, tmp_path, lines)
+    assert "-----> Removed links that lead outside the app: extra.txt" in lines
+    assert OUTSIDE_SECRET not in "\n".join(lines)
+    assert OUTSIDE_SECRET not in failed.value.detail
+
+
+async def test_a_hard_link_in_the_source_is_neither_read_nor_kept(
+    tmp_path: Path, outside: Path
+) -> None:
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "index.html").write_text("<h1>hi</h1>")
+    (app_dir / "Procfile").hardlink_to(outside / "Procfile")
+    assert not scan(app_dir).has("Procfile")
+    lines: list[str] = []
+    result = await StackBuilder().build(app_dir, tmp_path / "cache", lines.append)
+    assert result.stack == "static"
+    assert not (app_dir / "Procfile").exists()
+    assert (outside / "Procfile").read_text() == f"web: echo {OUTSIDE_SECRET}\n"
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        {".skyforge": "../../outside"},  # the folder is a link out
+        {".skyforge/static_server.py": "../index.html"},  # the script is a link inside
+        {".skyforge": "docs"},  # the folder is a link inside
+    ],
+)
+async def test_a_static_build_writes_its_server_into_the_slug_never_through_a_link(
+    planted: dict[str, str], tmp_path: Path, outside: Path
+) -> None:
+    repo = make_git_repo(
+        tmp_path / "repos" / "planted",
+        {"index.html": "<h1>hi</h1>", "health": "ok", "docs/a.html": "a"},
+        links=planted,
+    )
+    app_dir, result = await fetch_and_build(repo, tmp_path, [])
+    script = app_dir / ".skyforge" / "static_server.py"
+    assert not script.is_symlink() and not (app_dir / ".skyforge").is_symlink()
+    assert script.read_bytes() == Path(static_server.__file__).read_bytes()
+    assert str(script) in result.process_types["web"]
+    assert (app_dir / "index.html").read_text() == "<h1>hi</h1>"
+    assert [p.name for p in (app_dir / "docs").iterdir()] == ["a.html"]
+    assert sorted(p.name for p in outside.iterdir()) == ["Procfile", "master.keys", "package.json"]

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import stat
 import tomllib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skyforge.adapters.builders.static_server import Root
 from skyforge.kernel.errors import StepFailed
 
 # Read at most this much of a marker file: they are small, and a huge one is not our problem.
@@ -51,17 +54,21 @@ class Detection:
 
 def scan(app_dir: Path) -> SourceTree:
     """Snapshot the marker files at the root of app_dir (regular files inside it only)."""
-    root = app_dir.resolve()
     files: dict[str, str | None] = {}
-    for name in (*MARKERS, *PY_ENTRYPOINTS, *OTHER):
-        path = app_dir / name
-        # A symlink out of the tree (to /etc/shadow...) must not be read or reported.
-        if not path.is_file() or not path.resolve().is_relative_to(root):
-            continue
-        files[name] = None
-        if name in READ:
-            with path.open("rb") as handle:
-                files[name] = handle.read(MAX_READ).decode("utf-8", errors="replace")
+    # Opened the way the static server opens a file: a link out of the tree (to /etc/shadow...)
+    # is neither read nor reported, whatever it was swapped for since the build began.
+    root = Root(str(app_dir))
+    try:
+        for name in (*MARKERS, *PY_ENTRYPOINTS, *OTHER):
+            found = root.open([name])
+            if found is None:
+                continue
+            with os.fdopen(found[0], "rb") as handle:
+                if stat.S_ISREG(found[1].st_mode):
+                    raw = handle.read(MAX_READ) if name in READ else None
+                    files[name] = None if raw is None else raw.decode("utf-8", errors="replace")
+    finally:
+        root.close()
     return SourceTree(files)
 
 

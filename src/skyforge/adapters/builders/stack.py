@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from skyforge.adapters.builders import static_server
+from skyforge.adapters.builders.confine import describe, drop_links_out
 from skyforge.adapters.builders.detect import (
     Detection,
     SourceTree,
@@ -65,6 +68,9 @@ class StackBuilder:
         """Detect, install, and return the process types and environment of the artifact."""
         app_dir, cache_dir = app_dir.resolve(), cache_dir.resolve()
         started = time.monotonic()
+        dropped = drop_links_out(app_dir)
+        if dropped:
+            log(f"-----> Removed links that lead outside the app: {describe(dropped)}")
         tree = scan(app_dir)
         try:
             found = detect(tree)
@@ -205,9 +211,29 @@ class StackBuilder:
         return BuildResult("node", processes, env_out)
 
     def _static(self, app_dir: Path) -> BuildResult:
-        # SkyForge serves static sites itself with the standard library's server.
-        web = (
-            f"{shlex.quote(self.python)} -m http.server $PORT --bind 127.0.0.1 "
-            f"--directory {shlex.quote(str(app_dir))}"
-        )
+        # SkyForge serves static sites itself: its own server, which reads nothing outside the
+        # site, copied into the slug (a sandboxed app sees its slug and the system only) and
+        # run isolated (-I: no PYTHON* variable, user site or script directory on the path).
+        script = install_static_server(app_dir)
+        web = f"{shlex.quote(self.python)} -I {shlex.quote(str(script))} $PORT "
+        web += shlex.quote(str(app_dir))
         return BuildResult("static", {"web": web}, self._env([]))
+
+
+def install_static_server(app_dir: Path) -> Path:
+    """Copy SkyForge's static file server to <app_dir>/.skyforge/ (whatever the repo put there
+    is replaced, never written through); the path of the copy."""
+    own = app_dir / ".skyforge"
+    if own.is_symlink() or (own.exists() and not own.is_dir()):
+        own.unlink()
+    elif own.is_dir():
+        shutil.rmtree(own)
+    own.mkdir()
+    own.chmod(0o755)  # whatever the umask: the app's own uid reads it (and cannot change it)
+    source = Path(static_server.__file__).read_bytes()
+    script = own / "static_server.py"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.fdopen(os.open(script, flags, 0o644), "wb") as handle:
+        os.fchmod(handle.fileno(), 0o644)
+        handle.write(source)
+    return script
