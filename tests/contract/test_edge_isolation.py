@@ -222,16 +222,15 @@ async def test_the_admin_and_503_sockets_are_private_to_the_control_plane(
         assert stat.S_IMODE((router.data_dir / folder).stat().st_mode) == 0o700
 
 
-async def test_a_run_dir_another_user_owns_is_refused(open_data_dir: Path) -> None:
+async def test_a_run_dir_another_user_owns_is_refused(router: CaddyEdge) -> None:
     # Whoever owns it could swap the admin socket for one of their own.
-    (open_data_dir / "run").mkdir(mode=0o700)
-    os.chown(open_data_dir / "run", 65534, 65534)
-    edge = CaddyEdge(open_data_dir, free_port())
+    (router.data_dir / "run").mkdir(mode=0o700)
+    os.chown(router.data_dir / "run", 65534, 65534)
 
     with pytest.raises(CaddyError, match="owned by uid 65534"):
-        await edge.start()
+        await router.start()
 
-    assert edge.pid is None
+    assert router.pid is None
 
 
 async def test_caddy_listens_on_tcp_only_on_the_edge_port_even_after_a_config_without_admin(
