@@ -153,6 +153,7 @@ class Platform:
             domains=DomainFeed(
                 self.domains.hosts, self.domains.tokens, self.edge.set_verification_tokens
             ),
+            repair_edge=self.edge.repair,
         )
         self.pipeline = deploys.Pipeline(
             uow=self.uow,

@@ -45,3 +45,10 @@ class EdgeRouter(Protocol):
         GET /.well-known/skyforge/<token> with that Host answers 200 and the token, before any
         redirect to HTTPS. Changing them must not reset client connections either.
         """
+
+    async def repair(self) -> list[str]:
+        """Put back whatever of the router differs from what it was told; the parts repaired.
+
+        Called every reconcile pass: a route, an upstream or the router's process changed by
+        anyone else is restored within a pass. Must not disturb a router that matches.
+        """

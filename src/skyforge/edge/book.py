@@ -38,6 +38,15 @@ class RouteBook:
     async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
         await self.edge.set_verification_tokens(tokens)
 
+    async def repair(self) -> list[str]:
+        """Put back whatever of the router differs from the routes and upstreams it was given."""
+        return await self.edge.repair()
+
+    def repairs(self) -> dict[str, int]:
+        """The router's repairs by part (see CaddyEdge.repair), for /metrics; none on null."""
+        counter = getattr(self.edge, "repairs", None)
+        return dict(counter()) if counter is not None else {}
+
     def hosts(self) -> dict[str, str]:
         """Routed hostname (lowercase) -> route key, for the edge's per-host metrics."""
         return {name.lower(): r.key for r in self._applied or () for name in r.hostnames}

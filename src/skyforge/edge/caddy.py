@@ -10,20 +10,33 @@ and restarted adopts the running Caddy with a byte-identical config: no reload a
 With an HTTPS port, hostnames of routes asking for TLS are also served there (see caddy_tls);
 adding or removing one reloads, as adding a route does. Ownership tokens are files under
 data_dir/edge-tokens, read per request like the slots: registering one never reloads.
+
+The router is SkyForge's alone: its sockets, slot files and state live in folders only the
+control plane's user can enter, and `repair()` (called by the reconciler every pass) puts back
+a config, a slot file or a Caddy process that differs from what SkyForge wants.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 
 from skyforge.edge import caddy_state, caddy_tls, validate
 from skyforge.edge.base import Route
-from skyforge.edge.caddy_config import bootstrap_config, build_config, encode, unix_address
+from skyforge.edge.caddy_config import (
+    bootstrap_config,
+    build_config,
+    differences,
+    encode,
+    unix_address,
+    unix_listen,
+)
 from skyforge.edge.caddy_process import (
     CaddyError,
     CaddyProcess,
@@ -42,6 +55,8 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
 CERT_TIMEOUT = 5.0  # for the internal CA, which signs in milliseconds
+ADMIN_PATIENCE = 2.0  # how long a repair waits for the admin socket before replacing Caddy
+REPAIR_PARTS = ("config", "process", "slots")
 
 
 class CaddyEdge:
@@ -89,6 +104,7 @@ class CaddyEdge:
         self._client: httpx.AsyncClient | None = None
         self._loaded: bytes | None = None  # the config Caddy runs, as we last sent it
         self._slots_written: set[str] = set()  # keys whose slot files match the state
+        self._repairs: Counter[str] = Counter()
         self._lock = asyncio.Lock()
 
     @property
@@ -115,8 +131,10 @@ class CaddyEdge:
         """Adopt the Caddy a previous control plane left on this data dir, or start one."""
         if self._process is not None:
             return
-        for folder in (self.admin_socket.parent, self.log_path.parent, self._edge_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        for folder in (self.admin_socket.parent, self._edge_dir, self.tokens_dir.parent):
+            caddy_state.private_dir(folder)
+        caddy_state.private_dir(self.data_dir / "caddy")  # its CA's keys, among others
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._state = caddy_state.load(self._state_file) or self._state
         self._client = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=str(self.admin_socket)),
@@ -130,6 +148,7 @@ class CaddyEdge:
             async with self._lock:
                 self._process = await self._adopt() or await self._spawn()
                 await self._apply()
+                self._check_sockets()
         except BaseException:
             await self._shutdown(stop=not self.adopted)
             raise
@@ -172,6 +191,40 @@ class CaddyEdge:
             if self._state.slots.get(key) != slots:
                 await self._apply()
 
+    async def repair(self) -> list[str]:
+        """Put back whatever differs from the desired state; the parts repaired (none: all matched).
+
+        "process": Caddy was dead or no longer answered on its socket (its admin endpoint was
+        moved or turned off), so a new one runs the desired config; "config": Caddy ran another
+        config (a route added through its admin API, ...), which is replaced by the desired one;
+        "slots": a slot file pointed elsewhere and is written again. When everything matches,
+        nothing is loaded: a reload would reset every app's keep-alive connections.
+        """
+        async with self._lock:
+            if self._client is None:
+                return []  # not started
+            found: dict[str, str] = {}
+            live = await self._live_config()
+            if live is None:
+                found["process"] = "caddy did not answer on its admin socket: started again"
+                await self._replace_process()
+            elif paths := differences(live, json.loads(self._desired_config()))[:5]:
+                found["config"] = f"its config differed at {', '.join(paths)}: reloaded"
+                self._loaded = None  # so _apply loads it again
+            rewritten = self._rewrite_slots()
+            if rewritten:
+                found["slots"] = f"{rewritten} slot file(s) pointed elsewhere: written again"
+            await self._apply()
+            self._check_sockets()
+        for part, what in found.items():
+            self._repairs[part] += 1
+            log.warning("edge router differed from what SkyForge wants: %s", what)
+        return sorted(found)
+
+    def repairs(self) -> dict[str, int]:
+        """How many times each part was repaired since this process started."""
+        return {part: self._repairs[part] for part in REPAIR_PARTS}
+
     async def metrics_text(self) -> str | None:
         """Caddy's Prometheus metrics (per host, see caddy_config), read on the admin socket."""
         if self._client is None:
@@ -197,11 +250,13 @@ class CaddyEdge:
         self._pidfile.unlink(missing_ok=True)
         self.admin_socket.unlink(missing_ok=True)
         bootstrap = self.admin_socket.parent / "caddy-bootstrap.json"
-        caddy_state.replace(bootstrap, encode(bootstrap_config(self.admin_socket)).decode())
+        boot = bootstrap_config(self.admin_socket, self.log_path)
+        caddy_state.replace(bootstrap, encode(boot).decode())
         home = self.data_dir / "caddy"
         for folder in ("home", "data", "config", "cache"):
-            (home / folder).mkdir(parents=True, exist_ok=True)
-        process = spawn(self._binary or find_binary(), bootstrap, self.log_path, home)
+            (home / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
+        binary = self._binary or find_binary()
+        process = spawn(binary, bootstrap, self.log_path, home, unix_listen(self.admin_socket))
         write_pidfile(self._pidfile, process)
         self._process = process  # so a failed start stops it
         log.info("started caddy pid %s", process.pid)
@@ -216,9 +271,42 @@ class CaddyEdge:
             await asyncio.sleep(0.05)
         return process
 
-    async def _apply(self) -> None:
-        """Load the config built from the desired state, unless Caddy already runs exactly it."""
-        config = encode(
+    async def _replace_process(self) -> None:
+        """Stop the Caddy we know of (it may hold the edge ports) and start a new one."""
+        if self._process is not None:
+            await self._process.stop()
+        self._process, self._loaded = None, None
+        self._slots_written.clear()
+        self._process = await self._spawn()
+
+    async def _live_config(self) -> object | None:
+        """The config Caddy runs (one admin request); None when it is dead or does not answer."""
+        if self._process is None or not self._process.alive():
+            return None
+        response = await self._admin("GET", "/config/", within=ADMIN_PATIENCE)
+        if response is None:
+            return None
+        try:
+            # Compared as JSON: Caddy writes it back in its own encoding ("<" as "\u003c"...).
+            return response.json() if response.status_code == 200 else response.text
+        except ValueError:
+            return response.text
+
+    def _rewrite_slots(self) -> int:
+        """Write again every slot file that differs from the state; how many were."""
+        written = sum(
+            caddy_state.write_slots(self._edge_dir, self._state, key, self._unavailable)
+            for key in self._state.slots
+        )
+        self._slots_written |= self._state.slots.keys()
+        return written
+
+    def _check_sockets(self) -> None:
+        for sock in (self.admin_socket, self.unavailable_socket):
+            caddy_state.check_private_socket(sock)
+
+    def _desired_config(self) -> bytes:
+        return encode(
             build_config(
                 admin_socket=self.admin_socket,
                 listen=self._listen,
@@ -230,8 +318,13 @@ class CaddyEdge:
                 redirect_https=self._state.redirect_https,
                 https=self._https,
                 tokens_dir=self.tokens_dir,
+                log_file=self.log_path,
             )
         )
+
+    async def _apply(self) -> None:
+        """Load the config built from the desired state, unless Caddy already runs exactly it."""
+        config = self._desired_config()
         if self._client is None or config == self._loaded:
             return  # not started (start() loads it), or nothing changed
         for key in self._state.slots.keys() - self._slots_written:

@@ -31,7 +31,16 @@ MIN_CAPACITY = 12
 # a crashed instance being restarted, or a slot still pointing at a stopped one.
 TRY_DURATION = "5s"
 TRY_INTERVAL = "50ms"
+# Upstreams are on loopback, where a connection is made at once unless the app's accept queue is
+# full and the kernel dropped the SYN (a burst of new connections, above all to an app that
+# closes each one, with Python's default backlog of 5): the kernel would send it again only
+# after 1 s, then 3 s, and Caddy's own dial timeout is 3 s. Giving up after 50 ms and dialing
+# again (after TRY_INTERVAL) costs such a request ~100 ms instead of seconds (measured in
+# bench/deploy.py).
+DIAL_TIMEOUT = "50ms"
 DEFAULT_PORTS = frozenset({80, 443})
+LOG_ROLL_MB = 16  # Caddy's log is rolled at this size (and gzipped) ...
+LOG_ROLL_KEEP = 4  # ... keeping this many rolled files
 
 # Placeholders are filled per request. The Host header cannot hold <, > or " (Go rejects such
 # requests with 400), so echoing it in HTML text is safe. No literal braces: Caddy would read
@@ -71,19 +80,35 @@ def unix_address(socket: Path) -> str:
     return f"unix/{socket}"
 
 
+def unix_listen(socket: Path) -> str:
+    """A unix socket Caddy listens on, connectable by this user alone (it sets the mode)."""
+    return f"{unix_address(socket)}|0600"
+
+
 def slot_file(edge_dir: Path, key: str, index: int) -> Path:
     """Where slot `index` of route `key` keeps its upstream address."""
     return edge_dir / key / f"slot-{index}.dial"
 
 
-def bootstrap_config(admin_socket: Path) -> Json:
-    """Only the admin endpoint: what Caddy starts with before the first full load."""
+def bootstrap_config(admin_socket: Path, log_file: Path | None = None) -> Json:
+    """Only the admin endpoint and the log: what Caddy starts with before the first full load.
+
+    Caddy logs every admin request but /metrics, the reconciler's config check too (one a
+    pass): with `log_file` it writes and rolls that file itself (else: to stderr).
+    """
+    writer: Json = {"output": "stderr"}
+    if log_file is not None:
+        writer = {
+            "output": "file",
+            "filename": str(log_file),
+            "mode": "0600",
+            "roll_size_mb": LOG_ROLL_MB,
+            "roll_keep": LOG_ROLL_KEEP,
+        }
     return {
-        # persist false: Caddy must not autosave a config into the home directory.
-        "admin": {"listen": unix_address(admin_socket), "config": {"persist": False}},
-        "logging": {
-            "logs": {"default": {"writer": {"output": "stderr"}, "encoder": {"format": "json"}}}
-        },
+        # persist false: Caddy must not autosave a config (nor resume one) from its home.
+        "admin": {"listen": unix_listen(admin_socket), "config": {"persist": False}},
+        "logging": {"logs": {"default": {"writer": writer, "encoder": {"format": "json"}}}},
     }
 
 
@@ -99,6 +124,7 @@ def build_config(
     redirect_https: Collection[str] = (),
     https: caddy_tls.Https | None = None,
     tokens_dir: Path | None = None,
+    log_file: Path | None = None,
 ) -> Json:
     """The full config: one route per key with hostnames, then a catch-all 404.
 
@@ -117,7 +143,7 @@ def build_config(
         # Reached only through the slots of routes without upstreams; reverse_proxy passes the
         # client's Host header on, so the page still names the host that was asked for.
         UNAVAILABLE_SERVER: {
-            "listen": [unix_address(unavailable_socket)],
+            "listen": [unix_listen(unavailable_socket)],
             "routes": [{"handle": [_page(503, PAGE_503)]}],
         },
     }
@@ -128,7 +154,7 @@ def build_config(
     # Per-host request metrics, read from the admin socket: part of the one full config, so
     # turning them on never costs a reload of its own.
     http: Json = {"metrics": {"per_host": True}, "servers": servers}
-    config: Json = {**bootstrap_config(admin_socket), "apps": {"http": http}}
+    config: Json = {**bootstrap_config(admin_socket, log_file), "apps": {"http": http}}
     if https:
         only_secure = {key: [n for n in names if n in secure] for key, names in routes.items()}
         servers[caddy_tls.TLS_SERVER] = {
@@ -139,6 +165,16 @@ def build_config(
         config["apps"].update(caddy_tls.apps(https, secure))
         config["storage"] = caddy_tls.storage(https)
     return config
+
+
+def differences(live: object, desired: object, path: str = "") -> list[str]:
+    """The paths ("apps.http.servers.edge.routes") where two JSON configs differ, if any."""
+    if live == desired:
+        return []
+    if isinstance(live, dict) and isinstance(desired, dict):
+        keys = sorted(live.keys() | desired.keys())
+        return [d for k in keys for d in differences(live.get(k), desired.get(k), f"{path}.{k}")]
+    return [path.lstrip(".") or "the root"]
 
 
 def encode(config: Json) -> bytes:
@@ -198,6 +234,7 @@ def _reverse_proxy(upstreams: list[Json]) -> Json:
     return {
         "handler": "reverse_proxy",
         "upstreams": upstreams,
+        "transport": {"protocol": "http", "dial_timeout": DIAL_TIMEOUT},
         "load_balancing": {
             "selection_policy": {"policy": "round_robin"},
             "try_duration": TRY_DURATION,

@@ -86,11 +86,17 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[19])
 
 
-def spawn(binary: Path, config: Path, log: Path, home: Path) -> CaddyProcess:
-    """Start `caddy run` in its own session, output appended to `log`."""
+def spawn(binary: Path, config: Path, log: Path, home: Path, admin: str) -> CaddyProcess:
+    """Start `caddy run` in its own session, output appended to `log`.
+
+    `admin` is its admin endpoint: in the config too, and also where Caddy falls back to when a
+    config without an "admin" block is loaded (its own default is TCP localhost:2019, which
+    every local process could reach).
+    """
     env = {
         # Only what Caddy needs: the control plane's environment holds secrets.
         "PATH": os.environ.get("PATH", os.defpath),
+        "CADDY_ADMIN": admin,
         "HOME": str(home / "home"),
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_CONFIG_HOME": str(home / "config"),
@@ -124,7 +130,10 @@ def read_pidfile(path: Path) -> CaddyProcess | None:
 def write_pidfile(path: Path, process: CaddyProcess) -> None:
     """Record the process atomically, so a reader never sees half a pidfile."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(f"{process.pid} {process.start_time}\n")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{process.pid} {process.start_time}\n")
     os.replace(tmp, path)
 
 

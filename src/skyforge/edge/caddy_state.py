@@ -3,6 +3,9 @@
 state.json lets a control plane that was killed and restarted rebuild a byte-identical config,
 so that adopting the running Caddy reloads nothing. It holds each routed key's slot count too:
 that only ever grows while the route exists, and a count recomputed from scratch could differ.
+
+Whoever could write a slot file would send a hostname's traffic anywhere: every folder here is
+private to the control plane (0700, its own), every file 0600, whatever the umask.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ import json
 import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from skyforge.edge import validate
 from skyforge.edge.base import Route
 from skyforge.edge.caddy_config import capacity, slot_dials, slot_file
+from skyforge.edge.caddy_process import CaddyError
 from skyforge.kernel.errors import Invalid
 
 log = logging.getLogger(__name__)
@@ -93,18 +98,55 @@ def save(path: Path, state: EdgeState) -> None:
     replace(path, json.dumps(saved, sort_keys=True, indent=1))
 
 
-def write_slots(edge_dir: Path, state: EdgeState, key: str, unavailable: str) -> None:
-    """Point the key's slot files at its upstreams (or the 503 server); skip unchanged ones."""
+def write_slots(edge_dir: Path, state: EdgeState, key: str, unavailable: str) -> int:
+    """Point the key's slot files at its upstreams (or the 503 server); skip unchanged ones.
+
+    Returns how many files were (re)written: a missing one, or one that differed.
+    """
     dials = slot_dials(state.upstreams.get(key, []), state.slots[key], unavailable)
+    written = 0
     for index, dial in enumerate(dials):
         path = slot_file(edge_dir, key, index)
         text = validate.slot_address(dial, unavailable)
-        try:
-            if path.read_text() == text:
-                continue
-        except FileNotFoundError:
-            pass
-        replace(path, text)
+        if read_regular(path) != text:
+            replace(path, text)
+            written += 1
+    return written
+
+
+def read_regular(path: Path) -> str | None:
+    """The text of a regular file; None if it is missing or anything else (a link, a fifo)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return handle.read(4096).decode(errors="replace")
+
+
+def private_dir(path: Path) -> Path:
+    """Make `path` a folder only this user can enter (0700); refuse one another user owns."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise CaddyError(f"{path} is not a folder")
+    if info.st_uid != os.geteuid():
+        # Its owner could swap the sockets and files inside for their own.
+        raise CaddyError(f"{path} is owned by uid {info.st_uid}, not by this user: refusing it")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def check_private_socket(path: Path) -> None:
+    """Refuse a socket other users could connect to, or that is not this user's."""
+    info = path.lstat()
+    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.geteuid():
+        raise CaddyError(f"{path} is not a socket of this user")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise CaddyError(f"{path} has mode {stat.S_IMODE(info.st_mode):o}: others could connect")
 
 
 def remove_unused_slots(edge_dir: Path, state: EdgeState) -> None:
@@ -117,11 +159,14 @@ def remove_unused_slots(edge_dir: Path, state: EdgeState) -> None:
 
 
 def replace(path: Path, text: str) -> None:
-    """Write a file atomically: readers (Caddy, per request) see the old or the new content."""
+    """Write a file (0600) atomically: readers (Caddy, per request) see the old or the new one."""
     # Never truncate or delete a slot file in place: a request reading it then gets a 502.
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
+    tmp.unlink(missing_ok=True)  # left by a crash: O_EXCL below never reuses what is there
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
     os.replace(tmp, path)
 
 
@@ -134,7 +179,7 @@ def write_tokens(tokens_dir: Path, tokens: dict[str, str]) -> None:
     """Make the token files exactly `tokens` (validated): new ones first, then the rest go."""
     wanted = {token_file(tokens_dir, name, token) for name, token in tokens.items()}
     for path in sorted(wanted):
-        if not path.is_file():
+        if read_regular(path) != path.name:
             replace(path, path.name)
     if not tokens_dir.is_dir():
         return

@@ -25,3 +25,6 @@ class NullEdge:
 
     async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
         self.tokens = dict(tokens)
+
+    async def repair(self) -> list[str]:
+        return []

@@ -5,6 +5,8 @@ socket; at scrape time they are read, mapped host -> service by the routes, and 
 skyforge_service_requests_total{project,service,code_class} and
 skyforge_service_request_duration_seconds{project,service} (Caddy's buckets). Hosts that route
 nowhere (404s for unknown names) are left out: they would be unbounded label values.
+skyforge_edge_repairs_total{part} counts what the reconciler found changed in the router and put
+back (its config, a slot file, its process): anything but 0 means someone else touched it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class EdgeSource(Protocol):
 
     async def metrics_text(self) -> str | None:
         """The router's Prometheus text, or None when it exposes none."""
+
+    def repairs(self) -> dict[str, int]:
+        """How often each part of the router was found changed and put back."""
 
 
 @dataclass
@@ -67,6 +72,14 @@ class EdgeCollector(Collector):
             latency.add_metric([project, service], buckets, sum_value=seen.total)
         yield requests
         yield latency
+        repairs = CounterMetricFamily(
+            "skyforge_edge_repairs",
+            "Parts of the edge router found changed by someone else and put back",
+            labels=["part"],
+        )
+        for part, count in sorted(self.edge.repairs().items()):
+            repairs.add_metric([part], count)
+        yield repairs
 
 
 def parse(text: str, hosts: dict[str, str]) -> dict[tuple[str, str], _Service]:

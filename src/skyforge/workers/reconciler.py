@@ -82,8 +82,10 @@ class Reconciler:
         rollout_timeout: float,
         secret_values: SecretValues | None = None,
         domains: DomainFeed | None = None,
+        repair_edge: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.desired = desired
+        self.repair_edge = repair_edge
         self.domains = domains
         self._routing = asyncio.Lock()
         self.secret_values = secret_values
@@ -121,6 +123,7 @@ class Reconciler:
     async def reconcile(self) -> None:
         """One pass over every service."""
         states = await self.refresh_routes()
+        await self._repair_edge()
         observed = await self.runtime.observe()
         wanted = {s.service.key for s in states if s.release is not None}
         for key in observed.keys() - wanted:
@@ -144,6 +147,15 @@ class Reconciler:
             if self.domains is not None:
                 await self.domains.set_tokens(await self.domains.tokens())
         return states
+
+    async def _repair_edge(self) -> None:
+        """Put back anything of the edge router someone else changed (it logs what)."""
+        if self.repair_edge is None:
+            return
+        try:
+            await self.repair_edge()
+        except Exception:  # the services' pass goes on; the next one tries again
+            log.exception("repairing the edge router failed")
 
     async def _converge(self, service_id: str, key: str) -> None:
         when, backoff = self._retry_at.get(key, (0.0, 1.0))
