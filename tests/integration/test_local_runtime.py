@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -43,6 +44,9 @@ if mode == "crash":
     print("boom: cannot start", flush=True)
     sys.exit(3)
 if mode == "hang":
+    time.sleep(3600)
+if mode == "no-listen":  # leaves its port to whoever takes it
+    open("port.txt", "w").write(sys.argv[1])
     time.sleep(3600)
 
 class Handler(BaseHTTPRequestHandler):
@@ -315,12 +319,67 @@ async def test_a_killed_instance_comes_back_by_itself(
     await eventually(lambda: len(pids(v1)) == 2)
     second = pids(v1)[1]
     for _ in range(100):
-        with contextlib.suppress(httpx.HTTPError):
+        with contextlib.suppress(httpx.HTTPError, IndexError):  # none while it restarts
             if (await get(edge.upstreams[KEY][0], "/pid")).text == str(second):
                 break
         await asyncio.sleep(0.05)
     assert (await get(edge.upstreams[KEY][0], "/pid")).text == str(second)
     assert (await runtime.observe())[KEY].healthy
+
+
+async def test_a_dead_instance_gets_no_traffic_until_it_serves_again(
+    tmp_path: Path, runtime: LocalRuntime, edge: NullEdge
+) -> None:
+    v1 = make_app(tmp_path, 1, web=2)
+    await runtime.rollout(v1, Lines(), 10)
+    both = list(edge.upstreams[KEY])
+    victim = (await get(both[0], "/pid")).text
+    for host_pid in host_pids(victim):
+        os.killpg(os.getpgid(host_pid), signal.SIGKILL)
+    # While it is down its port may be anyone's: it leaves the upstreams at once...
+    await eventually(lambda: edge.upstreams[KEY] == both[1:])
+    # ...and comes back when its new process serves there.
+    await eventually(lambda: sorted(edge.upstreams[KEY]) == sorted(both), timeout=15)
+    assert {(await get(a, "/pid")).text for a in edge.upstreams[KEY]} == set(pids(v1)) - {victim}
+
+
+SQUATTER = r"""
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"not the app")
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+async def test_a_port_another_process_took_first_never_passes_the_health_check(
+    tmp_path: Path, runtime: LocalRuntime
+) -> None:
+    app = make_app(tmp_path, 1, mode="no-listen")
+    log = Lines()
+    rollout = asyncio.create_task(runtime.rollout(app, log, 5))
+    await eventually(lambda: (app.slug_dir / "port.txt").exists())
+    port = (app.slug_dir / "port.txt").read_text()
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    squatter = subprocess.Popen([*nobody, str(PYTHON), "-c", SQUATTER, port])
+    try:
+        await eventually(lambda: port_taken(int(port)))
+        with pytest.raises(RolloutFailed, match=f"another process holds port {port}"):
+            await rollout
+    finally:
+        squatter.kill()
+        squatter.wait()
+    assert KEY not in await runtime.observe()
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def test_scaling_starts_and_stops_only_the_difference(

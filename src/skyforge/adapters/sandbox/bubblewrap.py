@@ -173,6 +173,11 @@ class Jail:
     key: str
     limits: Limits
 
+    @property
+    def uid(self) -> int | None:
+        """The uid its processes run as (None: the sandbox is off)."""
+        return self.sandbox.uid(self.key)
+
     def command(
         self,
         argv: Sequence[str],

@@ -94,7 +94,9 @@ class Instance:
         self.exits = 0  # unexpected exits, counted by the supervisor
         self.started_at = time.monotonic()
         self.stopping = False
-        self.routed = False  # in the edge's upstreams for its key
+        self.routed = False  # in the edge's upstreams for its key...
+        self.ready = True  # ...unless it died and has not answered again since its restart
+        self.uid: int | None = None  # its sandbox's uid (None: no sandbox)
         self.watcher: asyncio.Task[None] | None = None
         self._stopper: asyncio.Future[None] | None = None
 
@@ -122,7 +124,9 @@ class Instance:
             start_time=start_time(popen.pid) or 0,  # a fresh child is at worst a zombie: readable
             log_path=log_path,
         )
-        return cls(record, popen, relay)
+        instance = cls(record, popen, relay)
+        instance.uid = jail.uid
+        return instance
 
     @property
     def label(self) -> str:
@@ -143,6 +147,7 @@ class Instance:
             record.app, record.type, record.index, port, record.log_path, jail, bounds
         )
         self.popen = popen
+        self.uid = jail.uid
         self.relays.append(relay)
         self.record.pid = popen.pid
         self.record.start_time = start_time(popen.pid) or 0

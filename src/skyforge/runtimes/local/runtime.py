@@ -23,7 +23,7 @@ from skyforge.runtimes.base import (
     ObservedApp,
     RolloutFailed,
 )
-from skyforge.runtimes.local.health import wait_healthy
+from skyforge.runtimes.local.health import serves, wait_healthy
 from skyforge.runtimes.local.instance import Instance, StartFailed
 from skyforge.runtimes.local.logfiles import decode_follow, end_cursor, read_logs, search
 from skyforge.runtimes.local.logrelay import LogBounds
@@ -34,6 +34,7 @@ from skyforge.runtimes.local.release_phase import run_release_command
 from skyforge.runtimes.local.supervisor import supervise
 
 logger = logging.getLogger(__name__)
+_RECHECK = 0.2  # how often a restarted instance is asked whether it serves again
 
 
 def _desired(app: AppRelease) -> dict[str, int]:
@@ -88,6 +89,7 @@ class LocalRuntime:
         dead: list[Instance] = []
         for record in self._registry.load():
             instance = Instance(record)
+            instance.uid = self._sandbox.uid(record.app.key)
             if not self._is_current(record):
                 # Not (or no longer) part of a serving release: an interrupted rollout's.
                 stale.append(instance)
@@ -286,7 +288,14 @@ class LocalRuntime:
     # -- supervision ------------------------------------------------------------------------
 
     async def _restart(self, instance: Instance) -> None:
-        """Start a dead instance again: same release, same port if it is still free."""
+        """Start a dead instance again: same release, same port if it is still free.
+
+        While it is down it gets no traffic (its port may be anyone's now); it is routed
+        again once it serves on its port, from its own process."""
+        key = instance.record.app.key
+        if instance.routed and instance.ready:
+            instance.ready = False
+            await self._publish_upstreams(key)
         before = instance.record.port
         port = None
         if before is not None:
@@ -297,8 +306,18 @@ class LocalRuntime:
         except StartFailed as exc:
             instance.note(str(exc))  # the supervisor sees it dead and tries again later
         self._registry.save(instance.record)
-        if instance.routed and port != before:
-            await self._publish_upstreams(instance.record.app.key)
+        if instance.routed:
+            await self._back_in_service(instance)
+
+    async def _back_in_service(self, instance: Instance) -> None:
+        """Route a restarted instance again as soon as it serves (checked while it lives)."""
+        path = instance.record.app.health_check_path
+        while instance.alive() and not instance.stopping:
+            if await serves(instance, path):
+                instance.ready = True
+                await self._publish_upstreams(instance.record.app.key)
+                return
+            await asyncio.sleep(_RECHECK)
 
     async def _stop(self, instance: Instance) -> None:
         await instance.stop(self._grace)
@@ -338,7 +357,7 @@ class LocalRuntime:
     async def _publish_upstreams(self, key: str) -> None:
         async with self._edge_lock:
             web = sorted(
-                (i for i in self._of(key) if i.routed and i.record.port is not None),
+                (i for i in self._of(key) if i.routed and i.ready and i.record.port is not None),
                 key=lambda i: i.record.index,
             )
             await self._edge.set_upstreams(key, [i.address for i in web])
