@@ -192,18 +192,17 @@ class SqlRefreshTokenRepository(SqlRepository):
             .values(revoked_at=at)
         )
 
-    async def family_revoked(self, family_id: str) -> bool:
+    async def family_live(self, family_id: str, user_id: str) -> bool:
+        c = refresh_tokens.c
         row = (
             await self.conn.execute(
-                select(refresh_tokens.c.id)
-                .where(
-                    refresh_tokens.c.family_id == family_id,
-                    refresh_tokens.c.revoked_at.is_not(None),
-                )
-                .limit(1)
+                select(
+                    func.count(), func.count(c.revoked_at), func.min(c.user_id), func.max(c.user_id)
+                ).where(c.family_id == family_id)
             )
-        ).first()
-        return row is not None
+        ).one()
+        count, revoked, first, last = row
+        return bool(count) and not revoked and first == last == user_id
 
 
 class SqlSigningKeyRepository(SqlRepository):
