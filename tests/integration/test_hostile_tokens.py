@@ -115,7 +115,7 @@ async def test_access_tokens_with_bad_claims_are_refused_even_when_signed_by_our
     token = jwt.encode(
         header,
         payload,
-        OKPKey.import_key(key.private_jwk),
+        OKPKey.import_key(people.app.state.platform.signer.private_jwk(key)),
         algorithms=["Ed25519"],
     )
     assert (await people.client(token).get("/api/v1/me")).status_code == 401

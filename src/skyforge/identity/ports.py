@@ -60,6 +60,10 @@ class RefreshTokenRepository(Protocol):
 class SigningKeyRepository(Protocol):
     async def add(self, key: SigningKey) -> None: ...
     async def all(self) -> list[SigningKey]: ...
+    async def save_sealed(self, key: SigningKey) -> None:
+        """Store the key's newly sealed private part (after a master key rotation)."""
+        ...
+
     async def delete_expired(self, at: datetime) -> None: ...
 
 
@@ -114,8 +118,12 @@ class PasswordHasher(Protocol):
 class TokenSigner(Protocol):
     """Signs and verifies access tokens (JWT) with the keys it is given."""
 
-    def new_key(self, kid: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A new (private, public) JWK pair."""
+    def new_key(self, kid: str) -> tuple[bytes, dict[str, Any]]:
+        """A new key pair: (its private JWK sealed under the master key, its public JWK)."""
+        ...
+
+    def reseal(self, key: SigningKey) -> bytes:
+        """The key's private JWK sealed anew, under the active master key."""
         ...
 
     def sign(self, claims: dict[str, Any], key: SigningKey) -> str: ...

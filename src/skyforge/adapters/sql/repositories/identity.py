@@ -213,6 +213,13 @@ class SqlSigningKeyRepository(SqlRepository):
         rows = await self.conn.execute(select(signing_keys).order_by(signing_keys.c.created_at))
         return [SigningKey(**_values(r)) for r in rows]
 
+    async def save_sealed(self, key: SigningKey) -> None:
+        await self.conn.execute(
+            update(signing_keys)
+            .where(signing_keys.c.kid == key.kid)
+            .values(sealed_private_jwk=key.sealed_private_jwk)
+        )
+
     async def delete_expired(self, at: datetime) -> None:
         await self.conn.execute(delete(signing_keys).where(signing_keys.c.expire_at <= at))
 
