@@ -24,6 +24,7 @@ from skyforge.bootstrap_adapters import (
     limiter_of,
     login_throttle_of,
     oidc_of,
+    records_of,
     runtime_of,
 )
 from skyforge.bootstrap_cache import CacheWiring
@@ -130,13 +131,14 @@ class Platform:
         self.secrets = SecretsWiring(settings, self.uow)
         vault = self.secrets.vault
         self.edge = RouteBook(edge_of(settings))
-        self.runtime = runtime_of(settings, self.edge)
+        self.runtime = runtime_of(settings, self.edge, SealedBytes(vault))
         self.locks = ServiceLocks()
         self.domains = DomainsWiring(settings, self.uow)
         self.git = GitWiring(settings, self.uow, vault, self._send)
         self.webhooks = WebhooksWiring(settings, self.uow, vault)
         self.logs = LogsWiring(settings, self.uow, self.runtime, vault)
         self.signing = SigningKeysWiring(self.uow, vault)
+        self.records = records_of(settings, SealedBytes(vault))
         self.store = SqlJobStore(self.engine)
         self.databases = DatabasesWiring(
             settings, self.uow, vault, self._send, lambda: self.jobs.wake()
@@ -148,6 +150,7 @@ class Platform:
             self.git,
             self.logs,
             self.signing,
+            self.records,
         )
         for part in self.sealed:
             self.databases.other_keys.append(part.key_ids_in_use)

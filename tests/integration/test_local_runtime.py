@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import eventually
+from tests.support import eventually, sealer_for
 
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, LogLine, ProcessType, RolloutFailed
 from skyforge.runtimes.local import LocalRuntime
 from skyforge.runtimes.local.command import build_env, to_argv
-from skyforge.runtimes.local.registry import app_to_json
+from skyforge.runtimes.local.registry import Registry, app_to_json
 
 KEY = "shop.web"
 PYTHON = Path(sys.executable)
@@ -92,12 +92,17 @@ if os.environ.get("RELEASE_MODE") == "slow":
 HELPER = r"""
 import asyncio, json, sys
 from pathlib import Path
+from skyforge.adapters.crypto.blobs import SealedBytes
+from skyforge.adapters.crypto.envelope import EnvelopeVault
+from skyforge.adapters.crypto.keyring import FileKeyring
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.local import LocalRuntime
 from skyforge.runtimes.local.registry import app_from_json
 
 async def main():
-    runtime = LocalRuntime(Path(sys.argv[1]), NullEdge(), drain_seconds=0.1, stop_grace=2)
+    data = Path(sys.argv[1])
+    sealer = SealedBytes(EnvelopeVault(FileKeyring(data / "master.keys")))
+    runtime = LocalRuntime(data, NullEdge(), drain_seconds=0.1, stop_grace=2, sealer=sealer)
     await runtime.start()
     await runtime.rollout(app_from_json(json.loads(sys.argv[2])), lambda line: None, 20)
     print("ready", flush=True)
@@ -188,8 +193,9 @@ def edge() -> NullEdge:
 
 @pytest.fixture
 async def runtime(tmp_path: Path, edge: NullEdge) -> AsyncIterator[LocalRuntime]:
+    data = tmp_path / "data"
     runtime = LocalRuntime(
-        tmp_path / "data", edge, drain_seconds=0.3, stop_grace=2.0, health_timeout=10.0
+        data, edge, drain_seconds=0.3, stop_grace=2.0, health_timeout=10.0, sealer=sealer_for(data)
     )
     await runtime.start()
     try:
@@ -399,7 +405,13 @@ async def test_an_edge_that_fails_to_switch_fails_the_rollout_and_v1_keeps_servi
     tmp_path: Path,
 ) -> None:
     edge = BrokenEdge()
-    runtime = LocalRuntime(tmp_path / "data", edge, drain_seconds=0.1, stop_grace=2)
+    runtime = LocalRuntime(
+        tmp_path / "data",
+        edge,
+        drain_seconds=0.1,
+        stop_grace=2,
+        sealer=sealer_for(tmp_path / "data"),
+    )
     await runtime.start()
     try:
         await runtime.rollout(make_app(tmp_path, 1), Lines(), 10)
@@ -520,7 +532,7 @@ async def test_a_new_control_plane_adopts_what_a_killed_one_left_running(tmp_pat
     await asyncio.wait_for(asyncio.to_thread(run_control_plane_and_kill_it, data, v1), 30)
     [pid] = pids(v1)
     edge = NullEdge()
-    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
     try:
         await runtime.start()
         [address] = edge.upstreams[KEY]
@@ -549,7 +561,7 @@ async def test_an_instance_that_died_with_the_control_plane_is_restarted_at_star
     os.killpg(pid, signal.SIGKILL)
     await eventually(lambda: gone(pid))
     edge = NullEdge()
-    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
     try:
         await runtime.start()
         await eventually(lambda: len(pids(v1)) == 2)
@@ -563,3 +575,64 @@ async def test_an_instance_that_died_with_the_control_plane_is_restarted_at_star
     finally:
         await runtime.close()
     assert all(gone(p) for p in pids(v1))
+
+
+async def test_the_records_a_killed_control_plane_leaves_hold_no_secret_and_are_adopted(
+    tmp_path: Path,
+) -> None:
+    """run/instances and run/apps describe every instance with its whole environment: they
+    are sealed, so reading them (as an app that reached the data dir could) shows no value."""
+    data = tmp_path / "data"
+    secret = "sk_live_in-the-records-3b8e1f"
+    v1 = dataclasses.replace(
+        make_app(tmp_path, 1, env={"API_KEY": secret}), secret_names=frozenset({"API_KEY"})
+    )
+    await asyncio.wait_for(asyncio.to_thread(run_control_plane_and_kill_it, data, v1), 30)
+    records = sorted((data / "run").glob("*/*.json"))
+    assert {p.parent.name for p in records} == {"instances", "apps"}
+    for path in records:
+        raw = path.read_bytes()
+        assert secret.encode() not in raw and b"API_KEY" not in raw, path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    [pid] = pids(v1)
+    edge = NullEdge()
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
+    try:
+        await runtime.start()
+        [address] = edge.upstreams[KEY]
+        assert (await get(address, "/pid")).text == str(pid)  # adopted from the sealed records
+        assert json.loads((await get(address, "/env")).text)["API_KEY"] == secret
+    finally:
+        await runtime.close()
+
+
+def test_records_an_older_version_wrote_in_plaintext_are_read_and_sealed_at_once(
+    tmp_path: Path,
+) -> None:
+    run = tmp_path / "data" / "run"
+    app = make_app(tmp_path, 1, env={"API_KEY": "plain-old-secret"})
+    record = {
+        "id": "i1",
+        "type": "web",
+        "index": 1,
+        "port": 5000,
+        "pid": 4242,
+        "start_time": 1,
+        "log_path": str(tmp_path / "web.1.log"),
+        "app": app_to_json(app),
+    }
+    for path, doc in (
+        (run / "instances" / "i1.json", record),
+        (run / "apps" / f"{KEY}.json", app_to_json(app)),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+
+    registry = Registry(run, sealer_for(tmp_path / "data"))
+    [loaded] = registry.load()
+    apps = registry.load_apps()
+
+    assert (loaded.app, loaded.pid, apps) == (app, 4242, {KEY: app})
+    for path in run.glob("*/*.json"):
+        assert b"plain-old-secret" not in path.read_bytes(), path
+    assert registry.load()[0].app == app and registry.load_apps() == {KEY: app}

@@ -19,6 +19,7 @@ from skyforge.runtimes.base import (
     LogQuery,
     ObservedApp,
     RolloutFailed,
+    Sealer,
 )
 from skyforge.runtimes.local.health import wait_healthy
 from skyforge.runtimes.local.instance import Instance, StartFailed
@@ -38,6 +39,7 @@ def _desired(app: AppRelease) -> dict[str, int]:
 class LocalRuntime:
     """Runs each instance as a detached process group, supervised, recorded on disk.
 
+    `sealer` seals the on-disk records (they hold every config var and secret value).
     `drain_seconds`: time between switching traffic away from instances and stopping them.
     `stop_grace`: time between SIGTERM and SIGKILL. `health_timeout`: the longest a rollout
     waits for its web instances (the rollout's own `timeout` applies when it is shorter).
@@ -52,13 +54,14 @@ class LocalRuntime:
         stop_grace: float = 10.0,
         health_timeout: float = 60.0,
         log_bounds: LogBounds | None = None,
+        sealer: Sealer,
     ) -> None:
         self._edge = edge
         self._log_bounds = log_bounds or LogBounds()
         self._drain = drain_seconds
         self._grace = stop_grace
         self._health_timeout = health_timeout
-        self._registry = Registry(data_dir / "run")
+        self._registry = Registry(data_dir / "run", sealer)  # records hold secrets: sealed
         self._logs_dir = data_dir / "logs" / "apps"
         self._ports = PortAllocator()
         self._instances: dict[str, Instance] = {}
