@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from skyforge.adapters.builders.stack import StackBuilder
@@ -103,6 +104,12 @@ def build_ref(b: Build) -> BuildRef:
     return BuildRef(b.id, b.slug_dir or "", dict(b.process_types), dict(b.env))
 
 
+def private_dir(path: Path) -> None:
+    """The data dir, for this user alone (0700): everything SkyForge keeps is in it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
 class SealedPart(Protocol):
     """Stored values sealed under the secrets' master keys, outside the secrets' own tables."""
 
@@ -126,7 +133,7 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         self.engine = make_engine(settings.db_url)
         self.secrets = SecretsWiring(settings, self.uow)
         vault = self.secrets.vault

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import shutil
 import sys
@@ -126,6 +127,11 @@ class StackBuilder:
             timeout=self.timeout,
             cwd=app_dir,
         )
+        for lock in (venv / ".lock", cache_dir / "uv" / ".lock"):
+            # uv makes its lock files writable by everyone (for a cache users share): ours
+            # are this user's alone, like every file in the data dir.
+            with contextlib.suppress(FileNotFoundError):
+                lock.chmod(0o600)
         processes = dict(found.procfile or {})
         if "web" not in processes:
             web = python_web(tree)
