@@ -11,12 +11,20 @@ from pathlib import Path
 from sqlalchemy import select
 from tests.conftest import TOKEN
 from tests.integration.conftest import People
-from tests.support import client_of, stored_bytes
+from tests.support import (
+    client_of,
+    eventually,
+    make_git_repo,
+    sealer_for,
+    stored_bytes,
+    ticking_app,
+)
 
 from skyforge.adapters.sql.tables import log_drains, signing_keys
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
 from skyforge.identity.model import SigningKey
+from skyforge.runtimes.local.registry import Registry
 
 P = "/api/v1/projects"
 SECRET = "sk_live_the-other-teams-secret-4f9c2a"
@@ -145,3 +153,35 @@ async def test_a_login_and_its_refresh_token_work_across_a_restart(settings: Set
             assert (await kim.get("/api/v1/me")).status_code == 200
     finally:
         await second.stop()
+
+
+async def test_a_master_key_rotation_reseals_the_local_runtimes_records(
+    settings: Settings, tmp_path: Path
+) -> None:
+    local = settings.model_copy(update={"runtime": "local", "drain_seconds": 0.1, "stop_grace": 2})
+    platform = Platform(local)
+    await platform.start()
+    try:
+        async with client_of(platform, TOKEN) as api:
+            repo = make_git_repo(tmp_path / "ticking", ticking_app(1.0))
+            assert (await api.post(P, json={"name": "shop"})).status_code == 201
+            service = {"name": "web", "source": {"git": str(repo), "branch": "main"}}
+            assert (await api.post(f"{P}/shop/services", json=service)).status_code == 201
+            deploy = (await api.post(f"{P}/shop/services/web/deploys")).json()
+            url = f"{P}/shop/services/web/deploys/{deploy['id']}"
+
+            async def finished() -> bool:
+                return (await api.get(url)).json()["status"] in ("succeeded", "failed")
+
+            await eventually(finished, timeout=60)
+            assert (await api.get(url)).json()["status"] == "succeeded"
+            records = Registry(local.data_dir / "run", sealer_for(local.data_dir))
+            [first] = records.key_ids()
+            for _ in range(2):
+                rotated = await api.post("/api/v1/secrets/rotate-key")
+                assert rotated.status_code == 200, rotated.text
+                assert records.key_ids() == {rotated.json()["active_key_id"]}
+            assert first in rotated.json()["retired"]
+            assert [r.type for r in records.load()] == ["web"]  # readable with today's keys
+    finally:
+        await platform.stop()
