@@ -108,3 +108,5 @@ def test_the_data_dir_is_private_and_holds_nothing_sensitive_in_plaintext(tmp_pa
         assert me(sf, token) == 200  # the signing key, sealed, opens after a restart
     finally:
         sf.stop()
+        for client in sf.clients:
+            client.close()
