@@ -18,9 +18,6 @@ import uvicorn
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skyforge.adapters.crypto.blobs import SealedBytes
-from skyforge.adapters.crypto.envelope import EnvelopeVault
-from skyforge.adapters.crypto.keyring import FileKeyring
 from skyforge.adapters.sql.outbox import SqlOutbox
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
@@ -58,11 +55,6 @@ threading.Thread(target=tick, daemon=True).start()
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
     return {"Procfile": "web: python3 app.py $PORT\n", "app.py": app}
-
-
-def sealer_for(data_dir: Path) -> SealedBytes:
-    """What bootstrap gives the local runtime: sealing under the data dir's master key file."""
-    return SealedBytes(EnvelopeVault(FileKeyring(data_dir / "master.keys")))
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import eventually, sealer_for
+from tests.support import eventually
 
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, ProcessType
@@ -62,17 +62,12 @@ print(f"migrating with {os.environ['API_TOKEN']} and {os.environ['GREETING']}", 
 HELPER = r"""
 import asyncio, json, sys
 from pathlib import Path
-from skyforge.adapters.crypto.blobs import SealedBytes
-from skyforge.adapters.crypto.envelope import EnvelopeVault
-from skyforge.adapters.crypto.keyring import FileKeyring
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.local import LocalRuntime
 from skyforge.runtimes.local.registry import app_from_json
 
 async def main():
-    data = Path(sys.argv[1])
-    sealer = SealedBytes(EnvelopeVault(FileKeyring(data / "master.keys")))
-    runtime = LocalRuntime(data, NullEdge(), drain_seconds=0.1, stop_grace=2, sealer=sealer)
+    runtime = LocalRuntime(Path(sys.argv[1]), NullEdge(), drain_seconds=0.1, stop_grace=2)
     await runtime.start()
     await runtime.rollout(app_from_json(json.loads(sys.stdin.readline())), lambda line: None, 20)
     print("ready", flush=True)
@@ -138,7 +133,7 @@ def _no_orphans(tmp_path: Path) -> Iterator[None]:
 async def test_an_apps_secret_is_masked_in_its_log_file_and_in_logs(tmp_path: Path) -> None:
     data = tmp_path / "data"
     edge = NullEdge()
-    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
     await runtime.start()
     try:
         app = make_app(tmp_path)
@@ -162,9 +157,7 @@ async def test_an_apps_secret_is_masked_in_its_log_file_and_in_logs(tmp_path: Pa
 
 async def test_the_release_phase_output_is_masked(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    runtime = LocalRuntime(
-        data, NullEdge(), drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data)
-    )
+    runtime = LocalRuntime(data, NullEdge(), drain_seconds=0.1, stop_grace=2)
     await runtime.start()
     deploy_log: list[str] = []
     try:
@@ -202,10 +195,10 @@ async def test_output_stays_masked_after_the_control_plane_was_killed(tmp_path: 
                 stream.close()
     [pid] = pids(app)
     # The registry keeps which env names are secrets: a restart after adoption masks them too.
-    [record] = Registry(data / "run", sealer_for(data)).load()
+    [record] = Registry(data / "run").load()  # sealed: opened with the data dir's key file
     assert record.app.secret_names == {"API_TOKEN"}
     edge = NullEdge()
-    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
     try:
         await runtime.start()
         [address] = edge.upstreams[KEY]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import eventually, sealer_for
+from tests.support import eventually
 
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, LogLine, ProcessType, RolloutFailed
@@ -92,17 +92,12 @@ if os.environ.get("RELEASE_MODE") == "slow":
 HELPER = r"""
 import asyncio, json, sys
 from pathlib import Path
-from skyforge.adapters.crypto.blobs import SealedBytes
-from skyforge.adapters.crypto.envelope import EnvelopeVault
-from skyforge.adapters.crypto.keyring import FileKeyring
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.local import LocalRuntime
 from skyforge.runtimes.local.registry import app_from_json
 
 async def main():
-    data = Path(sys.argv[1])
-    sealer = SealedBytes(EnvelopeVault(FileKeyring(data / "master.keys")))
-    runtime = LocalRuntime(data, NullEdge(), drain_seconds=0.1, stop_grace=2, sealer=sealer)
+    runtime = LocalRuntime(Path(sys.argv[1]), NullEdge(), drain_seconds=0.1, stop_grace=2)
     await runtime.start()
     await runtime.rollout(app_from_json(json.loads(sys.argv[2])), lambda line: None, 20)
     print("ready", flush=True)
@@ -193,9 +188,8 @@ def edge() -> NullEdge:
 
 @pytest.fixture
 async def runtime(tmp_path: Path, edge: NullEdge) -> AsyncIterator[LocalRuntime]:
-    data = tmp_path / "data"
     runtime = LocalRuntime(
-        data, edge, drain_seconds=0.3, stop_grace=2.0, health_timeout=10.0, sealer=sealer_for(data)
+        tmp_path / "data", edge, drain_seconds=0.3, stop_grace=2.0, health_timeout=10.0
     )
     await runtime.start()
     try:
@@ -405,13 +399,7 @@ async def test_an_edge_that_fails_to_switch_fails_the_rollout_and_v1_keeps_servi
     tmp_path: Path,
 ) -> None:
     edge = BrokenEdge()
-    runtime = LocalRuntime(
-        tmp_path / "data",
-        edge,
-        drain_seconds=0.1,
-        stop_grace=2,
-        sealer=sealer_for(tmp_path / "data"),
-    )
+    runtime = LocalRuntime(tmp_path / "data", edge, drain_seconds=0.1, stop_grace=2)
     await runtime.start()
     try:
         await runtime.rollout(make_app(tmp_path, 1), Lines(), 10)
@@ -532,7 +520,7 @@ async def test_a_new_control_plane_adopts_what_a_killed_one_left_running(tmp_pat
     await asyncio.wait_for(asyncio.to_thread(run_control_plane_and_kill_it, data, v1), 30)
     [pid] = pids(v1)
     edge = NullEdge()
-    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
     try:
         await runtime.start()
         [address] = edge.upstreams[KEY]
@@ -561,7 +549,7 @@ async def test_an_instance_that_died_with_the_control_plane_is_restarted_at_star
     os.killpg(pid, signal.SIGKILL)
     await eventually(lambda: gone(pid))
     edge = NullEdge()
-    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
     try:
         await runtime.start()
         await eventually(lambda: len(pids(v1)) == 2)
@@ -596,7 +584,7 @@ async def test_the_records_a_killed_control_plane_leaves_hold_no_secret_and_are_
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     [pid] = pids(v1)
     edge = NullEdge()
-    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2, sealer=sealer_for(data))
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
     try:
         await runtime.start()
         [address] = edge.upstreams[KEY]
@@ -628,7 +616,7 @@ def test_records_an_older_version_wrote_in_plaintext_are_read_and_sealed_at_once
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc))
 
-    registry = Registry(run, sealer_for(tmp_path / "data"))
+    registry = Registry(run)
     [loaded] = registry.load()
     apps = registry.load_apps()
 

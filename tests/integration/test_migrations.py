@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, insert, inspect, select, text
-from tests.support import sealer_for, stored_bytes
+from tests.support import stored_bytes
 
+from skyforge.adapters.crypto.blobs import sealed_bytes_of
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.tables import log_drains, signing_keys
 from skyforge.config import Settings
@@ -21,6 +22,7 @@ from skyforge.logdrains.model import url_binding
 MIGRATE = """
 import asyncio, sys
 from pathlib import Path
+from skyforge.adapters.crypto.blobs import sealed_bytes_of
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.config import Settings
 
@@ -71,7 +73,7 @@ async def test_upgrading_drops_plaintext_signing_keys_and_seals_drain_urls(
     token, private_d = "drain-token-9c41aa07", "PRIVATE-PART-OF-THE-OLD-KEY"
     url = f"https://logs.example.com/ingest?token={token}"
     engine = make_engine(Settings(database_url=database_url).db_url)
-    sealer = sealer_for(tmp_path)
+    sealer = sealed_bytes_of(tmp_path)
     try:
         await migrate(engine, tmp_path, target="0013")
         async with engine.begin() as conn:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skyforge.adapters.crypto.blobs import sealed_bytes_of
 from skyforge.kernel.errors import SkyforgeError
 from skyforge.runtimes.base import AppRelease, ProcessType, Sealer
 
@@ -79,10 +80,12 @@ def app_from_json(data: dict[str, Any]) -> AppRelease:
 
 
 class Registry:
-    def __init__(self, run_dir: Path, sealer: Sealer) -> None:
+    def __init__(self, run_dir: Path, sealer: Sealer | None = None) -> None:
+        """`run_dir` is <data dir>/run; without a `sealer` the data dir's own key file seals
+        (bootstrap gives the one of the configured master keys)."""
         self._instances = run_dir / "instances"
         self._apps = run_dir / "apps"
-        self._sealer = sealer
+        self._sealer = sealer or sealed_bytes_of(run_dir.parent)
 
     def save(self, record: InstanceRecord) -> None:
         """Write (or overwrite) one instance's record."""

@@ -39,7 +39,8 @@ def _desired(app: AppRelease) -> dict[str, int]:
 class LocalRuntime:
     """Runs each instance as a detached process group, supervised, recorded on disk.
 
-    `sealer` seals the on-disk records (they hold every config var and secret value).
+    `sealer` seals the on-disk records, which hold every config var and secret value
+    (default: the data dir's own key file).
     `drain_seconds`: time between switching traffic away from instances and stopping them.
     `stop_grace`: time between SIGTERM and SIGKILL. `health_timeout`: the longest a rollout
     waits for its web instances (the rollout's own `timeout` applies when it is shorter).
@@ -54,7 +55,7 @@ class LocalRuntime:
         stop_grace: float = 10.0,
         health_timeout: float = 60.0,
         log_bounds: LogBounds | None = None,
-        sealer: Sealer,
+        sealer: Sealer | None = None,
     ) -> None:
         self._edge = edge
         self._log_bounds = log_bounds or LogBounds()
