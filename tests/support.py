@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import socket
 import subprocess
 import threading
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from sqlalchemy import MetaData, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skyforge.adapters.builders.stack import system_python
 from skyforge.adapters.sql.outbox import SqlOutbox
@@ -118,6 +121,27 @@ async def eventually(check: Callable[[], object], timeout: float = 20.0) -> None
 async def all_published(platform: Platform) -> bool:
     """Every event written so far has left the outbox (reached every sink)."""
     return (await SqlOutbox(platform.engine).lag())[0] == 0
+
+
+async def stored_bytes(engine: AsyncEngine, url: str) -> bytes:
+    """What reading the database gives: the SQLite files' raw bytes (free pages and the WAL
+    included), or every value of every PostgreSQL table (bytea as it is, the rest as JSON)."""
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1])
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+    found = bytearray()
+    async with engine.connect() as conn:
+        schema = MetaData()
+        await conn.run_sync(schema.reflect)
+        for table in schema.tables.values():
+            for row in await conn.execute(select(table)):
+                for value in row:
+                    if isinstance(value, bytes | memoryview):
+                        found += bytes(value)
+                    else:
+                        found += json.dumps(value, default=str).encode()
+                    found += b"\n"
+    return bytes(found)
 
 
 def client_of(platform: Platform, token: str) -> httpx.AsyncClient:

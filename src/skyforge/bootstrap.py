@@ -7,10 +7,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from skyforge.adapters.builders.stack import StackBuilder
-from skyforge.adapters.crypto.jwt import JwtSigner
+from skyforge.adapters.crypto.blobs import SealedBytes
 from skyforge.adapters.crypto.passwords import Argon2Hasher
 from skyforge.adapters.git.fetcher import GitFetcher
 from skyforge.adapters.ratelimit import (
@@ -25,6 +26,7 @@ from skyforge.bootstrap_adapters import (
     limiter_of,
     login_throttle_of,
     oidc_of,
+    records_of,
     runtime_of,
     sandbox_of_settings,
 )
@@ -33,6 +35,7 @@ from skyforge.bootstrap_databases import DatabasesWiring
 from skyforge.bootstrap_domains import DomainsWiring
 from skyforge.bootstrap_events import EventsWiring
 from skyforge.bootstrap_git import GitWiring
+from skyforge.bootstrap_identity import SigningKeysWiring
 from skyforge.bootstrap_logs import LogsWiring
 from skyforge.bootstrap_secrets import SecretsWiring
 from skyforge.bootstrap_webhooks import CONSUMER_GROUP, WebhooksWiring, event_types
@@ -104,6 +107,20 @@ def build_ref(b: Build) -> BuildRef:
     return BuildRef(b.id, b.slug_dir or "", dict(b.process_types), dict(b.env))
 
 
+def private_dir(path: Path) -> None:
+    """The data dir, for this user alone (0700): everything SkyForge keeps is in it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+class SealedPart(Protocol):
+    """Stored values sealed under the secrets' master keys, outside the secrets' own tables."""
+
+    async def key_ids_in_use(self) -> set[str]: ...
+    async def reseal(self) -> int: ...
+    async def check_keys(self, held: set[str]) -> None: ...
+
+
 @dataclass
 class ServiceLocks:
     """One lock per service, shared by deploys and the reconciler (in this process)."""
@@ -119,25 +136,36 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         self.engine = make_engine(settings.db_url)
+        self.secrets = SecretsWiring(settings, self.uow)
+        vault = self.secrets.vault
         self.edge = RouteBook(edge_of(settings))
         self.sandbox = sandbox_of_settings(settings)
-        self.runtime = runtime_of(settings, self.edge, self.sandbox)
+        self.runtime = runtime_of(settings, self.edge, self.sandbox, SealedBytes(vault))
         self.locks = ServiceLocks()
-        self.secrets = SecretsWiring(settings, self.uow)
         self.domains = DomainsWiring(settings, self.uow)
-        self.git = GitWiring(settings, self.uow, self.secrets.vault, self._send)
-        self.webhooks = WebhooksWiring(settings, self.uow, self.secrets.vault)
-        self.logs = LogsWiring(settings, self.uow, self.runtime)
+        self.git = GitWiring(settings, self.uow, vault, self._send)
+        self.webhooks = WebhooksWiring(settings, self.uow, vault)
+        self.logs = LogsWiring(settings, self.uow, self.runtime, vault)
+        self.signing = SigningKeysWiring(self.uow, vault)
+        self.records = records_of(settings, SealedBytes(vault))
         self.store = SqlJobStore(self.engine)
         self.databases = DatabasesWiring(
-            settings, self.uow, self.secrets.vault, self._send, lambda: self.jobs.wake()
+            settings, self.uow, vault, self._send, lambda: self.jobs.wake()
         )
-        self.databases.other_keys.append(self.webhooks.key_ids_in_use)
-        self.databases.after_rotation.append(self.webhooks.reseal)
-        self.databases.other_keys.append(self.git.key_ids_in_use)
-        self.databases.after_rotation.append(self.git.reseal)
+        # Everything else sealed under the master keys: kept by a rotation, resealed after it,
+        # checked at start.
+        self.sealed: tuple[SealedPart, ...] = (
+            self.webhooks,
+            self.git,
+            self.logs,
+            self.signing,
+            self.records,
+        )
+        for part in self.sealed:
+            self.databases.other_keys.append(part.key_ids_in_use)
+            self.databases.after_rotation.append(part.reseal)
         self.jobs = JobRunner(
             self.store, {deploys.JOB_KIND: _DeployJob(self), **self.databases.jobs()}
         )
@@ -172,7 +200,7 @@ class Platform:
         self.identity = IdentitySettings(issuer=settings.api_url, admin_email=settings.admin_email)
         self.oidc = oidc_of(settings)
         self.hasher = Argon2Hasher()
-        self.signer = JwtSigner()
+        self.signer = self.signing.signer
         self.limiter = limiter_of(settings)
         self.login_throttle = login_throttle_of(settings, self.limiter)
         self.bus = MessageBus(self._commands(), self._events())
@@ -357,11 +385,14 @@ class Platform:
 
         Returns the admin token when it was generated now (to print once).
         """
-        await migrate(self.engine, self.settings.data_dir.resolve())
+        await migrate(
+            self.engine, self.settings.data_dir.resolve(), SealedBytes(self.secrets.vault)
+        )
         await self.secrets.check_keys()
-        await self.databases.check_keys(self.secrets.vault.key_ids())
-        await self.webhooks.check_keys(self.secrets.vault.key_ids())
-        await self.git.check_keys(self.secrets.vault.key_ids())
+        held = self.secrets.vault.key_ids()
+        await self.databases.check_keys(held)
+        for part in self.sealed:
+            await part.check_keys(held)
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from skyforge.adapters.crypto.keyring import KeyringError
 from skyforge.adapters.oidc import OidcClient
 from skyforge.adapters.oidc.login import OidcLoginProvider
 from skyforge.adapters.ratelimit import (
@@ -16,8 +19,11 @@ from skyforge.config import Settings
 from skyforge.edge.base import EdgeRouter
 from skyforge.edge.null import NullEdge
 from skyforge.kernel.limits import Limits
-from skyforge.runtimes.base import Runtime
+from skyforge.runtimes.base import Runtime, Sealer
 from skyforge.runtimes.null import NullRuntime
+
+if TYPE_CHECKING:
+    from skyforge.runtimes.local.registry import Registry
 
 
 def edge_of(s: Settings) -> EdgeRouter:
@@ -50,7 +56,8 @@ def build_limits(s: Settings) -> Limits:
     return Limits(s.build_memory_mb, s.build_processes, s.app_open_files, s.build_cpu_seconds)
 
 
-def runtime_of(s: Settings, edge: EdgeRouter, sandbox: Sandbox) -> Runtime:
+def runtime_of(s: Settings, edge: EdgeRouter, sandbox: Sandbox, sealer: Sealer) -> Runtime:
+    """`sealer` seals the local runtime's records (they hold the apps' secrets)."""
     if s.runtime == "local":
         from skyforge.runtimes.local.logrelay import LogBounds
         from skyforge.runtimes.local.runtime import LocalRuntime
@@ -63,10 +70,44 @@ def runtime_of(s: Settings, edge: EdgeRouter, sandbox: Sandbox) -> Runtime:
             log_bounds=LogBounds.of_service(s.log_retention_bytes),
             sandbox=sandbox,
             limits=app_limits(s),
+            sealer=sealer,
         )
     if s.runtime == "null":
         return NullRuntime()
     raise NotImplementedError(f"runtime {s.runtime!r} is not available yet")
+
+
+class RunRecords:
+    """The local runtime's on-disk records as the master keys see them: the keys they are
+    sealed under (kept by a rotation, checked at start), resealed after a rotation."""
+
+    def __init__(self, registry: Registry | None) -> None:
+        self.registry = registry  # None: the runtime keeps no records on this host
+
+    async def key_ids_in_use(self) -> set[str]:
+        return self.registry.key_ids() if self.registry else set()
+
+    async def reseal(self) -> int:
+        # Synchronous like the runtime's own writes: none can come in between in this process.
+        return self.registry.reseal() if self.registry else 0
+
+    async def check_keys(self, held: set[str]) -> None:
+        """Refuse to start when records need a master key this instance lacks (adopting the
+        apps that live on would fail)."""
+        missing = sorted(await self.key_ids_in_use() - held)
+        if missing:
+            raise KeyringError(
+                f"the local runtime's records are sealed under master key(s) "
+                f"{', '.join(missing)} which this instance does not have"
+            )
+
+
+def records_of(s: Settings, sealer: Sealer) -> RunRecords:
+    if s.runtime != "local":
+        return RunRecords(None)
+    from skyforge.runtimes.local.registry import Registry
+
+    return RunRecords(Registry(s.data_dir.resolve() / "run", sealer))
 
 
 def limiter_of(s: Settings) -> RateLimiter:

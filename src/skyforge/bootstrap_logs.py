@@ -1,4 +1,5 @@
-"""App logs in the composition root: log drains (their handlers, storage and forwarder)."""
+"""App logs in the composition root: log drains (their handlers, storage and forwarder), their
+URLs sealed under the secrets' master keys (kept by a rotation, resealed after it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from skyforge.adapters.crypto.blobs import SealedBytes
+from skyforge.adapters.crypto.keyring import KeyringError
 from skyforge.adapters.logdrain.senders import check, sender_for
 from skyforge.adapters.netguard import NetworkPolicy
 from skyforge.adapters.sql.uow import SqlUnitOfWork
@@ -18,6 +21,7 @@ from skyforge.logdrains.commands import AddLogDrain, RemoveLogDrain
 from skyforge.logdrains.model import LogDrain, Target
 from skyforge.logdrains.ports import ServiceRef
 from skyforge.runtimes.base import Runtime
+from skyforge.secrets.ports import Vault
 from skyforge.workers.drains import DrainForwarder
 
 
@@ -54,10 +58,15 @@ class LogsWiring:
     """Built by Platform: log drain commands, and the forwarder that runs in the background."""
 
     def __init__(
-        self, settings: Settings, uow: Callable[[], SqlUnitOfWork], runtime: Runtime
+        self,
+        settings: Settings,
+        uow: Callable[[], SqlUnitOfWork],
+        runtime: Runtime,
+        vault: Vault,
     ) -> None:
         self.uow = uow
         self.runtime = runtime
+        self.blobs = SealedBytes(vault)
         self.policy = NetworkPolicy.of(
             settings.log_drain_allow_private, settings.webhook_allowed_networks
         )
@@ -66,16 +75,46 @@ class LogsWiring:
             runtime,
             self._key_of,
             self._version_of,
-            lambda drain: sender_for(drain.target, self.policy),
+            lambda drain: sender_for(handlers.target_of(drain, self.blobs), self.policy),
         )
 
     def commands(self) -> dict[type, Callable[[Any], Any]]:
         return {
             AddLogDrain: lambda c: handlers.add_drain(
-                c, self.uow(), self.find_service, self._check, self.runtime.log_position
+                c,
+                self.uow(),
+                self.find_service,
+                self._check,
+                self.runtime.log_position,
+                self.blobs,
             ),
             RemoveLogDrain: lambda c: handlers.remove_drain(c, self.uow(), self.find_service),
         }
+
+    def url_of(self, drain: LogDrain) -> str:
+        """The drain's URL, opened: for callers the API lets see it (developers and above)."""
+        return handlers.url_of(drain, self.blobs)
+
+    # -- the secrets' master keys -------------------------------------------------------------
+
+    async def key_ids_in_use(self) -> set[str]:
+        """The master keys the sealed drain URLs need (a rotation must keep them)."""
+        async with self.uow() as uow:
+            found = await uow.log_drains.all()
+        return {self.blobs.key_id(d.sealed_url) for d in found}
+
+    async def reseal(self) -> int:
+        """After a master key rotation: every drain URL under the new key."""
+        return await handlers.reseal_urls(self.uow(), self.blobs)
+
+    async def check_keys(self, held: set[str]) -> None:
+        """Refuse to start when drain URLs need a master key this instance lacks."""
+        missing = sorted(await self.key_ids_in_use() - held)
+        if missing:
+            raise KeyringError(
+                f"log drain URLs are sealed under master key(s) {', '.join(missing)} "
+                "which this instance does not have"
+            )
 
     def start(self) -> None:
         self.forwarder.start()

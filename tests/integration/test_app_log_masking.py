@@ -21,7 +21,7 @@ from tests.support import APP_PYTHON, eventually
 from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, ProcessType
 from skyforge.runtimes.local import LocalRuntime
-from skyforge.runtimes.local.registry import app_from_json, app_to_json
+from skyforge.runtimes.local.registry import Registry, app_to_json
 
 KEY = "shop.web"
 PYTHON = APP_PYTHON
@@ -197,8 +197,8 @@ async def test_output_stays_masked_after_the_control_plane_was_killed(tmp_path: 
                 stream.close()
     [pid] = pids(app)
     # The registry keeps which env names are secrets: a restart after adoption masks them too.
-    [record] = (data / "run" / "instances").glob("*.json")
-    assert app_from_json(json.loads(record.read_text())["app"]).secret_names == {"API_TOKEN"}
+    [record] = Registry(data / "run").load()  # sealed: opened with the data dir's key file
+    assert record.app.secret_names == {"API_TOKEN"}
     edge = NullEdge()
     runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
     try:

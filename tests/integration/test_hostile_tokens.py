@@ -112,8 +112,50 @@ async def test_access_tokens_with_bad_claims_are_refused_even_when_signed_by_our
             payload[name] = now + value
         else:
             payload[name] = value
-    token = jwt.encode(header, payload, OKPKey.import_key(key.private_jwk), algorithms=["Ed25519"])
+    token = jwt.encode(
+        header,
+        payload,
+        OKPKey.import_key(people.app.state.platform.signer.private_jwk(key)),
+        algorithms=["Ed25519"],
+    )
     assert (await people.client(token).get("/api/v1/me")).status_code == 401
+
+
+async def test_a_validly_signed_token_naming_no_live_session_of_its_user_is_refused(
+    people: People,
+) -> None:
+    """The finding: with the stolen signing key, a token with any `sid` was accepted. A
+    signature alone makes no session: the session must be live and its subject's."""
+    platform = people.app.state.platform
+    await people.sign_up("kim@example.com")
+    await people.sign_up("lee@example.com")
+    kim = await people.login("kim@example.com")
+    lee = await people.login("lee@example.com")
+    _, claims, _ = parts(kim["access_token"])
+    async with platform.uow() as uow:
+        [key] = await uow.signing_keys.all()
+    admin_id = (await people.admin.get("/api/v1/me")).json()["id"]
+
+    def forged(**changes: str) -> str:
+        token: str = platform.signer.sign(
+            {**claims, "jti": f"forged-{time.time_ns()}", **changes}, key
+        )
+        return token
+
+    me = "/api/v1/me"
+    assert (await people.client(forged()).get(me)).status_code == 200  # the key signs well
+    refused = {
+        "an unknown sid": forged(sid="01J0000000000000000000FAKE"),
+        "the organization admin with kim's sid": forged(sub=admin_id),
+        "kim with lee's sid": forged(sid=parts(lee["access_token"])[1]["sid"]),
+    }
+    for name, token in refused.items():
+        assert (await people.client(token).get(me)).status_code == 401, name
+    out = await people.client().post(
+        "/api/v1/auth/logout", json={"refresh_token": kim["refresh_token"]}
+    )
+    assert out.status_code in (200, 204)
+    assert (await people.client(forged()).get(me)).status_code == 401  # a revoked session
 
 
 async def test_garbage_credentials_are_refused(people: People) -> None:

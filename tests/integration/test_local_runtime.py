@@ -24,7 +24,7 @@ from skyforge.edge.null import NullEdge
 from skyforge.runtimes.base import AppRelease, LogLine, ProcessType, RolloutFailed
 from skyforge.runtimes.local import LocalRuntime
 from skyforge.runtimes.local.command import build_env, to_argv
-from skyforge.runtimes.local.registry import app_to_json
+from skyforge.runtimes.local.registry import Registry, app_to_json
 
 KEY = "shop.web"
 PYTHON = APP_PYTHON
@@ -625,3 +625,64 @@ async def test_an_instance_that_died_with_the_control_plane_is_restarted_at_star
     finally:
         await runtime.close()
     assert all(gone(p) for p in pids(v1))
+
+
+async def test_the_records_a_killed_control_plane_leaves_hold_no_secret_and_are_adopted(
+    tmp_path: Path,
+) -> None:
+    """run/instances and run/apps describe every instance with its whole environment: they
+    are sealed, so reading them (as an app that reached the data dir could) shows no value."""
+    data = tmp_path / "data"
+    secret = "sk_live_in-the-records-3b8e1f"
+    v1 = dataclasses.replace(
+        make_app(tmp_path, 1, env={"API_KEY": secret}), secret_names=frozenset({"API_KEY"})
+    )
+    await asyncio.wait_for(asyncio.to_thread(run_control_plane_and_kill_it, data, v1), 30)
+    records = sorted((data / "run").glob("*/*.json"))
+    assert {p.parent.name for p in records} == {"instances", "apps"}
+    for path in records:
+        raw = path.read_bytes()
+        assert secret.encode() not in raw and b"API_KEY" not in raw, path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    [pid] = pids(v1)
+    edge = NullEdge()
+    runtime = LocalRuntime(data, edge, drain_seconds=0.1, stop_grace=2)
+    try:
+        await runtime.start()
+        [address] = edge.upstreams[KEY]
+        assert (await get(address, "/pid")).text == str(pid)  # adopted from the sealed records
+        assert json.loads((await get(address, "/env")).text)["API_KEY"] == secret
+    finally:
+        await runtime.close()
+
+
+def test_records_an_older_version_wrote_in_plaintext_are_read_and_sealed_at_once(
+    tmp_path: Path,
+) -> None:
+    run = tmp_path / "data" / "run"
+    app = make_app(tmp_path, 1, env={"API_KEY": "plain-old-secret"})
+    record = {
+        "id": "i1",
+        "type": "web",
+        "index": 1,
+        "port": 5000,
+        "pid": 4242,
+        "start_time": 1,
+        "log_path": str(tmp_path / "web.1.log"),
+        "app": app_to_json(app),
+    }
+    for path, doc in (
+        (run / "instances" / "i1.json", record),
+        (run / "apps" / f"{KEY}.json", app_to_json(app)),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+
+    registry = Registry(run)
+    [loaded] = registry.load()
+    apps = registry.load_apps()
+
+    assert (loaded.app, loaded.pid, apps) == (app, 4242, {KEY: app})
+    for path in run.glob("*/*.json"):
+        assert b"plain-old-secret" not in path.read_bytes(), path
+    assert registry.load()[0].app == app and registry.load_apps() == {KEY: app}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 
@@ -74,6 +75,9 @@ def _announce(console: Console, s: Settings, token: str | None) -> None:
 
 
 def run() -> None:
+    # Everything this process and its children (SQLite, Caddy, git, builds) create in the
+    # data dir is for its user alone, whatever the umask it was started with.
+    os.umask(0o077)
     console = Console(highlight=False, soft_wrap=True)  # a token must stay on one line
     settings = Settings()
     structured.configure(settings.log_level, settings.log_format)

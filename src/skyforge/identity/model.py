@@ -113,11 +113,20 @@ class RefreshToken:
 class SigningKey:
     kid: str
     alg: str
-    private_jwk: dict[str, Any]
+    sealed_private_jwk: bytes  # sealed under the secrets' master keys by the signer
     public_jwk: dict[str, Any]
     created_at: datetime
     retire_at: datetime  # signs nothing after this
     expire_at: datetime  # leaves the JWKS after this (every token it signed has expired)
+
+    @property
+    def binding(self) -> bytes:
+        return signing_key_binding(self.kid)
+
+
+def signing_key_binding(kid: str) -> bytes:
+    """Associated data of a sealed private key: it cannot be moved to another key id."""
+    return f"signing-key:{kid}".encode()
 
 
 @dataclass

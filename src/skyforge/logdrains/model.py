@@ -76,7 +76,7 @@ class LogDrain:
     service_id: str
     project: str
     service: str
-    url: str
+    sealed_url: bytes  # the URL may carry a token: sealed under the secrets' master keys
     created_at: datetime
     cursor: str | None = None  # where forwarding resumes (the runtime's follow cursor)
     delivered: int = 0  # lines forwarded so far
@@ -85,13 +85,13 @@ class LogDrain:
     next_attempt_at: datetime | None = None
 
     @property
-    def target(self) -> Target:
-        return parse_url(self.url)
+    def binding(self) -> bytes:
+        return url_binding(self.id)
 
-    @property
-    def host(self) -> str:
-        """The host alone: what events and the audit log name (the URL may carry a token)."""
-        return self.target.host
+
+def url_binding(drain_id: str) -> bytes:
+    """Associated data of a sealed URL: it cannot be moved to another drain."""
+    return f"log-drain:{drain_id}".encode()
 
 
 def backoff_seconds(failures: int) -> float:

@@ -34,6 +34,17 @@ class LogDrainRepository(Protocol):
 
     async def record(self, drain: LogDrain, owner: str) -> bool: ...
 
+    async def save_url(self, drain: LogDrain) -> None:
+        """Store the drain's newly sealed URL (after a master key rotation)."""
+        ...
+
+
+class Cipher(Protocol):
+    """Envelope encryption with the secrets' master keys (bootstrap adapts the vault)."""
+
+    def seal(self, plaintext: bytes, binding: bytes) -> bytes: ...
+    def open(self, sealed: bytes, binding: bytes) -> bytes: ...
+
 
 class LogDrainsUnitOfWork(UnitOfWork, Protocol):
     @property

@@ -49,6 +49,21 @@ class AppRelease:
         return next((p for p in self.processes if p.name == name), None)
 
 
+class Sealer(Protocol):
+    """Seals what a runtime keeps on disk (envelope AES-GCM under the secrets' master keys):
+    its records hold every config var and secret of the releases they describe."""
+
+    def seal(self, plaintext: bytes, binding: bytes) -> bytes: ...
+
+    def open(self, sealed: bytes, binding: bytes) -> bytes:
+        """The plaintext; raises (a SkyforgeError) when the data was altered or its key is gone."""
+        ...
+
+    def key_id(self, sealed: bytes) -> str:
+        """The master key a blob is sealed under (kept by a rotation until resealed)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ObservedApp:
     """What a runtime sees running for one service."""

@@ -64,7 +64,8 @@ class DrainForwarder:
         self.interval, self.lease = interval, lease
         self.owner = f"drains-{new_id()}"
         self._task: asyncio.Task[None] | None = None
-        self._senders: dict[str, tuple[str, Sender]] = {}  # drain id -> (url, sender)
+        # drain id -> its sender (a drain's URL never changes: another URL is another drain)
+        self._senders: dict[str, Sender] = {}
         self._versions: dict[str, int | None] = {}  # a release's number never changes
         self._held: dict[str, float] = {}  # drain id -> until when our lease runs (monotonic)
 
@@ -77,7 +78,7 @@ class DrainForwarder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for _, sender in self._senders.values():
+        for sender in self._senders.values():
             with contextlib.suppress(Exception):
                 await sender.aclose()
         self._senders.clear()
@@ -99,7 +100,7 @@ class DrainForwarder:
         """Forward what is new for every due drain this replica can claim."""
         drains = await self.store.all()
         for gone in set(self._senders) - {d.id for d in drains}:
-            await self._senders.pop(gone)[1].aclose()
+            await self._senders.pop(gone).aclose()
         due = [d for d in drains if d.next_attempt_at is None or d.next_attempt_at <= now()]
         for drain, outcome in zip(
             due,
@@ -110,11 +111,9 @@ class DrainForwarder:
                 log.warning("log drain %s: %r", drain.id, outcome)
 
     def _sender(self, drain: LogDrain) -> Sender:
-        known = self._senders.get(drain.id)
-        if known is None or known[0] != drain.url:
-            known = (drain.url, self.sender_for(drain))
-            self._senders[drain.id] = known
-        return known[1]
+        if drain.id not in self._senders:
+            self._senders[drain.id] = self.sender_for(drain)
+        return self._senders[drain.id]
 
     async def _forward(self, drain: LogDrain) -> None:
         if not await self._hold(drain.id):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import shutil
@@ -161,6 +162,11 @@ class StackBuilder:
             app_dir,
             cache_dir,
         )
+        for lock in (venv / ".lock", cache_dir / "uv" / ".lock"):
+            # uv makes its lock files writable by everyone (for a cache users share): ours
+            # are this user's alone, like every file in the data dir.
+            with contextlib.suppress(FileNotFoundError):
+                lock.chmod(0o600)
         processes = dict(found.procfile or {})
         if "web" not in processes:
             web = python_web(tree)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
+from skyforge.adapters.crypto.envelope import EnvelopeVault
+from skyforge.adapters.crypto.keyring import FILE_NAME, FileKeyring
 from skyforge.secrets.model import Sealed
 from skyforge.secrets.ports import Vault
 
@@ -35,6 +38,12 @@ class SealedBytes:
         return Sealed(
             rest[:k].decode(), rest[k : k + w], rest[k + w : k + w + n], rest[k + w + n :]
         )
+
+
+def sealed_bytes_of(data_dir: Path) -> SealedBytes:
+    """Sealing under a data dir's own key file (the master keys when SKYFORGE_MASTER_KEY is
+    not set; created at first use)."""
+    return SealedBytes(EnvelopeVault(FileKeyring(data_dir / FILE_NAME)))
 
 
 class KeepingKeys:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -33,6 +33,9 @@ def make_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={int(sqlite.BUSY_TIMEOUT_SECONDS * 1000)}")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows and freed pages are overwritten with zeros: a destroyed secret
+            # version, or a value an older version kept in plaintext, does not linger.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
             # Take the write lock at BEGIN: a deferred transaction that reads, then writes,
             # fails at once ("database is locked") when another writer got in between.
@@ -46,22 +49,37 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def _upgrade(connection: Connection) -> None:
+class Sealer(Protocol):
+    """Seals a value under the secrets' master keys (blobs.SealedBytes)."""
+
+    def seal(self, plaintext: bytes, binding: bytes) -> bytes: ...
+
+
+def _upgrade(connection: Connection, sealer: Sealer | None, target: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "heads")
+    # Migrations that seal stored values (they were plaintext) find the sealer here.
+    cfg.attributes["sealer"] = sealer
+    command.upgrade(cfg, target)
 
 
-async def migrate(engine: AsyncEngine, lock_dir: Path) -> None:
-    """Bring the schema to the newest migration, one process at a time."""
+async def migrate(
+    engine: AsyncEngine, lock_dir: Path, sealer: Sealer | None = None, *, target: str = "heads"
+) -> None:
+    """Bring the schema to the newest migration (or `target`), one process at a time.
+
+    `sealer` (blobs.SealedBytes) seals values older versions stored in plaintext; without it, a
+    migration that finds such values fails rather than keep them.
+    """
     if engine.dialect.name == "postgresql":
         async with engine.connect() as conn:
             await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
             try:
-                await conn.run_sync(_upgrade)
+                await conn.run_sync(_upgrade, sealer, target)
                 await conn.commit()
             finally:
+                await conn.rollback()  # a failed migration left its transaction aborted
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
                 await conn.commit()
         return
@@ -70,4 +88,9 @@ async def migrate(engine: AsyncEngine, lock_dir: Path) -> None:
         # Another process migrating the same file waits here; SQLite is one host anyway.
         await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
         async with engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, sealer, target)
+        async with engine.connect() as conn:
+            # What a migration replaced must not live on in the write-ahead log either (outside
+            # any transaction: the driver's own connection).
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            await (await raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")).close()

@@ -90,7 +90,7 @@ signing_keys = Table(
     metadata,
     Column("kid", ID, primary_key=True),
     Column("alg", String(20), nullable=False),
-    Column("private_jwk", JSON, nullable=False),
+    Column("sealed_private_jwk", LargeBinary, nullable=False),  # never in plaintext
     Column("public_jwk", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("retire_at", DateTime(timezone=True), nullable=False),
@@ -434,7 +434,7 @@ log_drains = Table(
     Column("service_id", ID, _fk("services"), nullable=False, index=True),
     Column("project_name", String(63), nullable=False),
     Column("service_name", String(63), nullable=False),
-    Column("url", String(2048), nullable=False),
+    Column("sealed_url", LargeBinary, nullable=False),  # it may carry a token: never plain
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("cursor", Text),
     Column("delivered", Integer, nullable=False),

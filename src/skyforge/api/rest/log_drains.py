@@ -14,11 +14,11 @@ from skyforge.logdrains.model import LogDrain
 router = APIRouter(prefix="/api/v1/projects/{project}/services/{service}/log-drains", tags=["logs"])
 
 
-def read(drain: LogDrain) -> LogDrainRead:
+def read(drain: LogDrain, url: str) -> LogDrainRead:
     return LogDrainRead(
         id=drain.id,
         service=drain.service,
-        url=drain.url,
+        url=url,
         created_at=drain.created_at,
         delivered=drain.delivered,
         failures=drain.failures,
@@ -37,14 +37,15 @@ async def add_drain(
     project: str, service: str, body: LogDrainCreate, platform: PlatformDep
 ) -> LogDrainRead:
     """Forward the service's output from now on (targets on private networks are refused)."""
-    return read(await platform.bus.handle(AddLogDrain(project, service, body.url)))
+    drain = await platform.bus.handle(AddLogDrain(project, service, body.url))
+    return read(drain, platform.logs.url_of(drain))
 
 
 @router.get("", response_model=LogDrainPage, dependencies=[Depends(allow("logdrain.read"))])
 async def list_drains(project: str, service: str, platform: PlatformDep) -> LogDrainPage:
     """The service's drains and how forwarding goes (a service has at most 10)."""
     found = await handlers.list_drains(project, service, platform.uow(), platform.logs.find_service)
-    return LogDrainPage(items=[read(d) for d in found], next_cursor=None)
+    return LogDrainPage(items=[read(d, platform.logs.url_of(d)) for d in found], next_cursor=None)
 
 
 @router.delete("/{drain_id}", status_code=204, dependencies=[Depends(allow("logdrain.manage"))])

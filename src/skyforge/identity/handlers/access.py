@@ -54,8 +54,10 @@ async def _access_token(
     if not isinstance(family, str) or not isinstance(subject, str):
         raise Unauthorized(_REFUSED)
     async with uow:
-        if await uow.refresh_tokens.family_revoked(family):
-            raise Unauthorized("the session was revoked")
+        # A session id that names no live session of this user (revoked, made up, someone
+        # else's) is refused: a valid signature alone does not make a session.
+        if not await uow.refresh_tokens.family_live(family, subject):
+            raise Unauthorized("the session has ended or does not exist")
         user = await uow.users.get(subject)
     if user is None:
         raise Unauthorized(_REFUSED)

@@ -41,13 +41,24 @@ async def signing_key(
         if current:
             return max(current, key=lambda k: k.created_at)
         kid = new_id()
-        private, public = signer.new_key(kid)
+        sealed, public = signer.new_key(kid)
         retire = at + settings.key_lifetime
-        key = SigningKey(kid, ALG, private, public, at, retire, retire + settings.access_ttl)
+        key = SigningKey(kid, ALG, sealed, public, at, retire, retire + settings.access_ttl)
         await uow.signing_keys.add(key)
         await uow.signing_keys.delete_expired(at)
         await uow.commit()
     return key
+
+
+async def reseal_signing_keys(uow: IdentityUnitOfWork, signer: TokenSigner) -> int:
+    """After a master key rotation: every signing key's private part under the new key."""
+    async with uow:
+        keys = await uow.signing_keys.all()
+        for key in keys:
+            key.sealed_private_jwk = signer.reseal(key)
+            await uow.signing_keys.save_sealed(key)
+        await uow.commit()
+    return len(keys)
 
 
 async def jwks(uow: IdentityUnitOfWork) -> dict[str, Any]:

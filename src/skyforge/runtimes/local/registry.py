@@ -2,11 +2,16 @@
 
 `run/instances/<id>.json` describes one running instance (pid, start time, port, and the whole
 AppRelease to restart it); `run/apps/<key>.json` is the release serving traffic for a key.
-Both hold config vars (secrets), so files are 0600 in 0700 directories, written atomically.
+An AppRelease holds every config var and secret value, so it is stored only sealed (the
+`Sealer`: the secrets' master keys), bound to its file's name; the rest stays readable to the
+operator. Files are 0600 in 0700 directories, written atomically. A record of an older version
+(the AppRelease in plaintext) is still read, and written again sealed at once.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import os
@@ -14,7 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skyforge.runtimes.base import AppRelease, ProcessType
+from skyforge.adapters.crypto.blobs import sealed_bytes_of
+from skyforge.kernel.errors import SkyforgeError
+from skyforge.runtimes.base import AppRelease, ProcessType, Sealer
+
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, binascii.Error, SkyforgeError)
 
 
 @dataclass
@@ -73,9 +82,12 @@ def app_from_json(data: dict[str, Any]) -> AppRelease:
 
 
 class Registry:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, sealer: Sealer | None = None) -> None:
+        """`run_dir` is <data dir>/run; without a `sealer` the data dir's own key file seals
+        (bootstrap gives the one of the configured master keys)."""
         self._instances = run_dir / "instances"
         self._apps = run_dir / "apps"
+        self._sealer = sealer or sealed_bytes_of(run_dir.parent)
 
     def save(self, record: InstanceRecord) -> None:
         """Write (or overwrite) one instance's record."""
@@ -87,7 +99,7 @@ class Registry:
             "pid": record.pid,
             "start_time": record.start_time,
             "log_path": str(record.log_path),
-            "app": app_to_json(record.app),
+            "app": self._seal(record.app, _instance_binding(record.id)),
         }
         _write_private(self._instances / f"{record.id}.json", data)
 
@@ -104,7 +116,7 @@ class Registry:
                 records.append(
                     InstanceRecord(
                         id=data["id"],
-                        app=app_from_json(data["app"]),
+                        app=self._open(data["app"], _instance_binding(data["id"])),
                         type=data["type"],
                         index=int(data["index"]),
                         port=data["port"],
@@ -113,13 +125,17 @@ class Registry:
                         log_path=Path(data["log_path"]),
                     )
                 )
-            except (OSError, ValueError, KeyError, TypeError):
+            except _UNREADABLE:
                 path.unlink(missing_ok=True)
+                continue
+            if "sealed" not in data["app"]:
+                self.save(records[-1])  # written by an older version: seal it now
         return records
 
     def save_app(self, app: AppRelease) -> None:
         """Remember `app` as the release serving its key."""
-        _write_private(self._apps / f"{app.key}.json", app_to_json(app))
+        data = {"key": app.key, "app": self._seal(app, _app_binding(app.key))}
+        _write_private(self._apps / f"{app.key}.json", data)
 
     def drop_app(self, key: str) -> None:
         """The key serves nothing any more."""
@@ -130,8 +146,13 @@ class Registry:
         apps = {}
         for path in sorted(self._apps.glob("*.json")):
             try:
-                app = app_from_json(json.loads(path.read_text()))
-            except (OSError, ValueError, KeyError, TypeError):
+                data = json.loads(path.read_text())
+                if "sealed" not in data.get("app", {}):  # written by an older version
+                    app = app_from_json(data)
+                    self.save_app(app)
+                else:
+                    app = self._open(data["app"], _app_binding(data["key"]))
+            except _UNREADABLE:
                 path.unlink(missing_ok=True)
                 continue
             apps[app.key] = app
@@ -142,6 +163,44 @@ class Registry:
         for directory in (self._instances, self._apps):
             for path in directory.glob("*.json"):
                 path.unlink(missing_ok=True)
+
+    # -- the master keys ---------------------------------------------------------------------
+
+    def key_ids(self) -> set[str]:
+        """The master keys the records are sealed under."""
+        found = set()
+        for path in [*self._instances.glob("*.json"), *self._apps.glob("*.json")]:
+            with contextlib.suppress(*_UNREADABLE):
+                sealed = json.loads(path.read_text())["app"]["sealed"]
+                found.add(self._sealer.key_id(base64.b64decode(sealed)))
+        return found
+
+    def reseal(self) -> int:
+        """Write every record again, sealed under the active master key; how many."""
+        records, apps = self.load(), self.load_apps()
+        for record in records:
+            self.save(record)
+        for app in apps.values():
+            self.save_app(app)
+        return len(records) + len(apps)
+
+    def _seal(self, app: AppRelease, binding: bytes) -> dict[str, str]:
+        plain = json.dumps(app_to_json(app)).encode()
+        return {"sealed": base64.b64encode(self._sealer.seal(plain, binding)).decode()}
+
+    def _open(self, doc: dict[str, Any], binding: bytes) -> AppRelease:
+        if "sealed" not in doc:
+            return app_from_json(doc)  # written by an older version
+        plain = self._sealer.open(base64.b64decode(doc["sealed"], validate=True), binding)
+        return app_from_json(json.loads(plain))
+
+
+def _instance_binding(instance_id: str) -> bytes:
+    return f"run/instances/{instance_id}".encode()
+
+
+def _app_binding(key: str) -> bytes:
+    return f"run/apps/{key}".encode()
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:

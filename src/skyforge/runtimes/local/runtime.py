@@ -22,6 +22,7 @@ from skyforge.runtimes.base import (
     LogQuery,
     ObservedApp,
     RolloutFailed,
+    Sealer,
 )
 from skyforge.runtimes.local.health import serves, wait_healthy
 from skyforge.runtimes.local.instance import Instance, StartFailed
@@ -44,6 +45,8 @@ def _desired(app: AppRelease) -> dict[str, int]:
 class LocalRuntime:
     """Runs each instance as a detached process group, supervised, recorded on disk.
 
+    `sealer` seals the on-disk records, which hold every config var and secret value
+    (default: the data dir's own key file).
     `drain_seconds`: time between switching traffic away from instances and stopping them.
     `stop_grace`: time between SIGTERM and SIGKILL. `health_timeout`: the longest a rollout
     waits for its web instances (the rollout's own `timeout` applies when it is shorter).
@@ -62,6 +65,7 @@ class LocalRuntime:
         log_bounds: LogBounds | None = None,
         sandbox: Sandbox | None = None,
         limits: Limits | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self._edge = edge
         self._sandbox = sandbox_of(data_dir) if sandbox is None else sandbox
@@ -70,7 +74,7 @@ class LocalRuntime:
         self._drain = drain_seconds
         self._grace = stop_grace
         self._health_timeout = health_timeout
-        self._registry = Registry(data_dir / "run")
+        self._registry = Registry(data_dir / "run", sealer)  # records hold secrets: sealed
         self._logs_dir = data_dir / "logs" / "apps"
         self._ports = PortAllocator()
         self._instances: dict[str, Instance] = {}

@@ -192,18 +192,17 @@ class SqlRefreshTokenRepository(SqlRepository):
             .values(revoked_at=at)
         )
 
-    async def family_revoked(self, family_id: str) -> bool:
+    async def family_live(self, family_id: str, user_id: str) -> bool:
+        c = refresh_tokens.c
         row = (
             await self.conn.execute(
-                select(refresh_tokens.c.id)
-                .where(
-                    refresh_tokens.c.family_id == family_id,
-                    refresh_tokens.c.revoked_at.is_not(None),
-                )
-                .limit(1)
+                select(
+                    func.count(), func.count(c.revoked_at), func.min(c.user_id), func.max(c.user_id)
+                ).where(c.family_id == family_id)
             )
-        ).first()
-        return row is not None
+        ).one()
+        count, revoked, first, last = row
+        return bool(count) and not revoked and first == last == user_id
 
 
 class SqlSigningKeyRepository(SqlRepository):
@@ -213,6 +212,13 @@ class SqlSigningKeyRepository(SqlRepository):
     async def all(self) -> list[SigningKey]:
         rows = await self.conn.execute(select(signing_keys).order_by(signing_keys.c.created_at))
         return [SigningKey(**_values(r)) for r in rows]
+
+    async def save_sealed(self, key: SigningKey) -> None:
+        await self.conn.execute(
+            update(signing_keys)
+            .where(signing_keys.c.kid == key.kid)
+            .values(sealed_private_jwk=key.sealed_private_jwk)
+        )
 
     async def delete_expired(self, at: datetime) -> None:
         await self.conn.execute(delete(signing_keys).where(signing_keys.c.expire_at <= at))

@@ -18,7 +18,7 @@ def _drain(row: Any) -> LogDrain:
         service_id=row.service_id,
         project=row.project_name,
         service=row.service_name,
-        url=row.url,
+        sealed_url=row.sealed_url,
         created_at=utc_required(row.created_at),
         cursor=row.cursor,
         delivered=row.delivered,
@@ -36,7 +36,7 @@ class SqlLogDrainRepository(SqlRepository):
                 service_id=drain.service_id,
                 project_name=drain.project,
                 service_name=drain.service,
-                url=drain.url,
+                sealed_url=drain.sealed_url,
                 created_at=drain.created_at,
                 cursor=drain.cursor,
                 delivered=drain.delivered,
@@ -97,6 +97,13 @@ class SqlLogDrainRepository(SqlRepository):
             )
         )
         return result.rowcount == 1
+
+    async def save_url(self, drain: LogDrain) -> None:
+        await self.conn.execute(
+            update(log_drains)
+            .where(log_drains.c.id == drain.id)
+            .values(sealed_url=drain.sealed_url)
+        )
 
     async def release(self, owner: str) -> None:
         """Give up every lease of `owner` (a replica stopping)."""

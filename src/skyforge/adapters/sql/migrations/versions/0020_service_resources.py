@@ -1,14 +1,14 @@
 """services: their own resource limits
 
 Revision ID: 0020
-Revises: 0013
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0013"
+down_revision = "0014"
 
 
 def upgrade() -> None:
