@@ -179,6 +179,7 @@ def assert_contained(seen: dict[str, object], what: str) -> None:
 def test_hostile_apps_builds_and_release_phases_reach_nothing_of_the_platform(
     skyforge: SkyForge, tmp_path: Path
 ) -> None:
+    assert "Sandbox: every build and app in bubblewrap" in skyforge.log()  # as start-up says
     api = skyforge.api()
     for project in ("victim", "evil"):
         assert api.post("/api/v1/projects", json={"name": project}).status_code == 201

@@ -46,6 +46,7 @@ async def serve(settings: Settings, console: Console) -> None:
             await serving  # raises why it could not start (e.g. port taken)
             return
         _announce(console, settings, token)
+        _announce_sandbox(console, platform.sandbox.enabled, platform.sandbox.check())
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
         console.print("Stopping SkyForge ...")
@@ -72,6 +73,21 @@ def _announce(console: Console, s: Settings, token: str | None) -> None:
     if token:
         console.print(f"  Admin token (shown once, stored hashed): [bold]{token}[/bold]")
     console.print(f"  Log in:  skyforge login --url {s.api_url} --token <admin token>")
+
+
+def _announce_sandbox(console: Console, enabled: bool, problem: str | None) -> None:
+    if not enabled:
+        console.print(
+            "  [yellow]Sandbox: off (SKYFORGE_SANDBOX=off): apps and builds run unconfined, "
+            "as this user[/yellow]"
+        )
+    elif problem is not None:
+        console.print(
+            f"  [red]Sandbox: cannot be set up ({problem}): no build or app will start; "
+            "see docs/security.md[/red]"
+        )
+    else:
+        console.print("  Sandbox: every build and app in bubblewrap, as its service's own uid")
 
 
 def run() -> None:
