@@ -12,7 +12,6 @@ from typing import Any
 from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.crypto.jwt import JwtSigner
 from skyforge.adapters.crypto.passwords import Argon2Hasher
-from skyforge.adapters.git.fetcher import GitFetcher
 from skyforge.adapters.ratelimit import (
     RedisRateLimiter,
 )
@@ -27,6 +26,7 @@ from skyforge.bootstrap_events import EventsWiring
 from skyforge.bootstrap_git import GitWiring
 from skyforge.bootstrap_logs import LogsWiring
 from skyforge.bootstrap_secrets import SecretsWiring
+from skyforge.bootstrap_sources import SourcesWiring
 from skyforge.bootstrap_webhooks import CONSUMER_GROUP, WebhooksWiring, event_types
 from skyforge.builds import handlers as builds
 from skyforge.builds.model import Build
@@ -119,6 +119,9 @@ class Platform:
         self.domains = DomainsWiring(settings, self.uow)
         self.git = GitWiring(settings, self.uow, self.secrets.vault, self._send)
         self.webhooks = WebhooksWiring(settings, self.uow, self.secrets.vault)
+        self.sources = SourcesWiring(
+            settings, self.uow, self.secrets.vault, self.webhooks.policy, self.git.repos.path
+        )
         self.logs = LogsWiring(settings, self.uow, self.runtime)
         self.store = SqlJobStore(self.engine)
         self.databases = DatabasesWiring(
@@ -128,6 +131,8 @@ class Platform:
         self.databases.after_rotation.append(self.webhooks.reseal)
         self.databases.other_keys.append(self.git.key_ids_in_use)
         self.databases.after_rotation.append(self.git.reseal)
+        self.databases.other_keys.append(self.sources.key_ids_in_use)
+        self.databases.after_rotation.append(self.sources.reseal)
         self.jobs = JobRunner(
             self.store, {deploys.JOB_KIND: _DeployJob(self), **self.databases.jobs()}
         )
@@ -199,9 +204,11 @@ class Platform:
         return {
             CreateProject: lambda c: projects.create_project(c, self.uow()),
             DeleteProject: lambda c: projects.delete_project(c, self.uow()),
-            CreateService: lambda c: services.create_service(c, self.uow(), self._find_project),
+            CreateService: lambda c: services.create_service(
+                c, self.uow(), self._find_project, self.sources.deps
+            ),
             UpdateService: lambda c: services.update_service(
-                c, self.uow(), self.process_types, s.max_instances
+                c, self.uow(), self.process_types, s.max_instances, self.sources.deps
             ),
             DeleteService: lambda c: services.delete_service(c, self.uow()),
             SetConfigVars: lambda c: services.set_config_vars(c, self.uow()),
@@ -315,7 +322,7 @@ class Platform:
             builds.BuildRequest(service.id, service.project, service.name, url, branch, commit),
             log,
             self.uow(),
-            GitFetcher(),
+            await self.sources.fetcher(service.id, url),
             StackBuilder(),
             builds.BuildSettings(data / "slugs", data / "cache", s.clone_timeout, s.build_timeout),
         )
@@ -349,6 +356,8 @@ class Platform:
         await self.databases.check_keys(self.secrets.vault.key_ids())
         await self.webhooks.check_keys(self.secrets.vault.key_ids())
         await self.git.check_keys(self.secrets.vault.key_ids())
+        await self.sources.check_keys(self.secrets.vault.key_ids())
+        await self.sources.seal_plaintext()
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()
