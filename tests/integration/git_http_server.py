@@ -5,6 +5,7 @@ records every request it sees, so a test can show a request never came."""
 from __future__ import annotations
 
 import base64
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -106,6 +107,10 @@ def _handler(server: GitServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Ipv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 @contextmanager
 def git_server(
     root: Path,
@@ -114,11 +119,13 @@ def git_server(
     credentials: tuple[str, str] | None = None,
     redirect_to: str | None = None,
 ) -> Iterator[GitServer]:
-    """A GitServer on `host` (any address of 127.0.0.0/8 works on Linux), on a free port."""
+    """A GitServer on `host` (any address of 127.0.0.0/8 works on Linux, or ::1), on a free
+    port."""
     root.mkdir(parents=True, exist_ok=True)
     server = GitServer(root, credentials=credentials, redirect_to=redirect_to)
-    httpd = ThreadingHTTPServer((host, 0), _handler(server))
-    server.url = f"http://{host}:{httpd.server_address[1]}"
+    httpd = (_Ipv6Server if ":" in host else ThreadingHTTPServer)((host, 0), _handler(server))
+    shown = f"[{host}]" if ":" in host else host
+    server.url = f"http://{shown}:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

@@ -106,6 +106,24 @@ async def test_the_clone_connects_to_the_address_that_was_checked(
     assert (tmp_path / "out" / "index.html").is_file()
 
 
+@pytest.mark.parametrize("by_name", [True, False], ids=["name", "address"])
+async def test_a_remote_on_an_allowed_ipv6_address_is_cloned(
+    by_name: bool, app_repo: Path, tmp_path: Path
+) -> None:
+    with git_server(tmp_path / "v6", "::1") as server:
+        url = server.add("app.git", app_repo)
+        if by_name:
+            url = url.replace("[::1]", "git6.test")
+        guard = SourceGuard(
+            NetworkPolicy.of(networks=["::1/128"]),
+            data_dir=tmp_path / "data",
+            resolver=resolving({"git6.test": "::1"}),
+        )
+        await GitFetcher(guard).fetch(url, "main", tmp_path / "out", print)
+    assert (tmp_path / "out" / "index.html").is_file()
+    assert server.seen
+
+
 async def test_a_name_that_now_resolves_to_the_control_planes_host_is_refused(
     internal: GitServer, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from skyforge.adapters.builders.process import BASE_PATH, PASS_THROUGH, clean_env, run_step
 from skyforge.adapters.git.guard import Pinned, SourceGuard
+from skyforge.adapters.netguard import is_literal
 from skyforge.kernel.errors import Invalid, StepFailed
 from skyforge.kernel.logs import LogSink
 from skyforge.services.source import (
@@ -29,6 +30,7 @@ from skyforge.services.source import (
     validate_git_url,
 )
 
+_SSH_HOST = re.compile(r"[a-z0-9][a-z0-9.:-]*")
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1 or SHA-256 object names
 # Answers git's `get` with the credentials in its environment, for the source's host only.
 _HELPER = """#!/bin/sh
@@ -128,8 +130,9 @@ class GitFetcher:
         env["GIT_ALLOW_PROTOCOL"] = where.protocol
         target = url
         if where.protocol in ("http", "https"):
-            address = _bracketed(pinned.address)
-            options += ["-c", f"http.curloptResolve={where.host}:{where.port}:{address}"]
+            if not is_literal(where.host):  # an address needs no pin (nor could curl parse it)
+                address = _bracketed(pinned.address)
+                options += ["-c", f"http.curloptResolve={where.host}:{where.port}:{address}"]
             if credentials:
                 helper = home / "credential-helper"
                 helper.write_text(_HELPER)
@@ -201,6 +204,8 @@ def _ssh_command(pinned: Pinned) -> str:
     this through a shell: it holds only fixed words, an IP address and a host name the
     source validation allows (letters, digits, '.', '-', ':'; never a leading '-')."""
     name = pinned.endpoint.host
+    if not _SSH_HOST.fullmatch(name):
+        raise Invalid(f"git source: {name!r} is not a host name ssh may be given")
     return f"ssh -F /dev/null -o BatchMode=yes -o HostName={pinned.address} -o HostKeyAlias={name}"
 
 
