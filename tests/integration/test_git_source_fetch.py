@@ -87,7 +87,7 @@ async def test_a_redirect_to_the_control_planes_host_is_not_followed(
     internal: GitServer, tmp_path: Path
 ) -> None:
     with git_server(tmp_path / "empty", REMOTE, redirect_to=internal.url) as redirector:
-        with pytest.raises(StepFailed, match="git clone failed"):
+        with pytest.raises(StepFailed, match="follows no redirect of a git source"):
             await fetcher(tmp_path).fetch(
                 f"{redirector.url}/app.git", "main", tmp_path / "out", print
             )

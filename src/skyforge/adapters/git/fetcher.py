@@ -30,6 +30,7 @@ from skyforge.services.source import (
     validate_git_url,
 )
 
+_REDIRECTED = re.compile(r"returned error: 30[1278]\b")
 _SSH_HOST = re.compile(r"[a-z0-9][a-z0-9.:-]*")
 _COMMIT = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1 or SHA-256 object names
 # Answers git's `get` with the credentials in its environment, for the source's host only.
@@ -76,7 +77,14 @@ class GitFetcher:
             log(f"-----> Fetching {shown(url, credentials is not None)} ({_at(branch, commit)})")
             with tempfile.TemporaryDirectory(prefix="skyforge-git-home-") as home:
                 target, options, env = await self._plan(url, credentials, Path(home))
-                await self._clone(target, branch, commit, dest, log, options, env)
+                try:
+                    await self._clone(target, branch, commit, dest, log, options, env)
+                except StepFailed as exc:
+                    if not _REDIRECTED.search(exc.detail):
+                        raise
+                    hint = "SkyForge follows no redirect of a git source: give the URL it"
+                    log(f" !     {hint} leads to")
+                    raise StepFailed(f"{exc.detail} ({hint} leads to)") from None
                 out: list[str] = []
                 await run_step(
                     [self.git, "rev-parse", "HEAD"],
