@@ -6,12 +6,14 @@ the control plane's own host, which no source may reach.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import shlex
 import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,42 @@ async def test_a_redirect_to_the_control_planes_host_is_not_followed(
             )
         assert redirector.seen  # git asked the allowed server...
     assert internal.seen == []  # ...and never went where it pointed
+
+
+@pytest.fixture
+def dumb_server(tmp_path: Path) -> Iterator[str]:
+    """A plain file server on 127.0.0.2 (git's "dumb" HTTP protocol) of tmp_path/dumb."""
+    root = tmp_path / "dumb"
+    root.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    httpd = ThreadingHTTPServer((REMOTE, 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{REMOTE}:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_a_repository_cannot_send_the_clone_to_the_control_planes_host_by_alternates(
+    internal: GitServer, dumb_server: str, tmp_path: Path
+) -> None:
+    # A repository with refs but no objects, whose http-alternates say the objects are on
+    # 127.0.0.1: the clone must not go there to look (git treats alternates as redirects, and
+    # refuses the dumb protocol for a shallow clone besides).
+    bare = tmp_path / "dumb" / "app.git"
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(internal.root / "app.git"), str(bare)], check=True
+    )
+    subprocess.run(["git", "-C", str(bare), "update-server-info"], check=True)
+    for pack in (bare / "objects" / "pack").iterdir():
+        pack.unlink()
+    (bare / "objects" / "info" / "packs").write_text("")
+    (bare / "objects" / "info" / "http-alternates").write_text(f"{internal.url}/app.git/objects\n")
+    with pytest.raises(StepFailed):
+        await fetcher(tmp_path).fetch(f"{dumb_server}/app.git", "main", tmp_path / "out", print)
+    assert internal.seen == []
 
 
 async def test_the_clone_connects_to_the_address_that_was_checked(
