@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.crypto.blobs import SealedBytes
 from skyforge.adapters.crypto.passwords import Argon2Hasher
-from skyforge.adapters.git.fetcher import GitFetcher
 from skyforge.adapters.ratelimit import (
     RedisRateLimiter,
 )
@@ -38,6 +37,7 @@ from skyforge.bootstrap_git import GitWiring
 from skyforge.bootstrap_identity import SigningKeysWiring
 from skyforge.bootstrap_logs import LogsWiring
 from skyforge.bootstrap_secrets import SecretsWiring
+from skyforge.bootstrap_sources import SourcesWiring
 from skyforge.bootstrap_webhooks import CONSUMER_GROUP, WebhooksWiring, event_types
 from skyforge.builds import handlers as builds
 from skyforge.builds.model import Build
@@ -147,6 +147,9 @@ class Platform:
         self.domains = DomainsWiring(settings, self.uow)
         self.git = GitWiring(settings, self.uow, vault, self._send)
         self.webhooks = WebhooksWiring(settings, self.uow, vault)
+        self.sources = SourcesWiring(
+            settings, self.uow, vault, self.webhooks.policy, self.git.repos.path
+        )
         self.logs = LogsWiring(settings, self.uow, self.runtime, vault)
         self.signing = SigningKeysWiring(self.uow, vault)
         self.records = records_of(settings, SealedBytes(vault))
@@ -159,6 +162,7 @@ class Platform:
         self.sealed: tuple[SealedPart, ...] = (
             self.webhooks,
             self.git,
+            self.sources,
             self.logs,
             self.signing,
             self.records,
@@ -238,9 +242,11 @@ class Platform:
         return {
             CreateProject: lambda c: projects.create_project(c, self.uow()),
             DeleteProject: lambda c: projects.delete_project(c, self.uow()),
-            CreateService: lambda c: services.create_service(c, self.uow(), self._find_project),
+            CreateService: lambda c: services.create_service(
+                c, self.uow(), self._find_project, self.sources.deps
+            ),
             UpdateService: lambda c: services.update_service(
-                c, self.uow(), self.process_types, s.max_instances
+                c, self.uow(), self.process_types, s.max_instances, self.sources.deps
             ),
             DeleteService: lambda c: services.delete_service(c, self.uow()),
             SetConfigVars: lambda c: services.set_config_vars(c, self.uow()),
@@ -354,7 +360,7 @@ class Platform:
             builds.BuildRequest(service.id, service.project, service.name, url, branch, commit),
             log,
             self.uow(),
-            GitFetcher(),
+            await self.sources.fetcher(service.id, url),
             StackBuilder(
                 jail=self.sandbox.jail(service.key, build_limits(s).for_builds(service.resources))
             ),
@@ -393,6 +399,7 @@ class Platform:
         await self.databases.check_keys(held)
         for part in self.sealed:
             await part.check_keys(held)
+        await self.sources.seal_plaintext()
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()

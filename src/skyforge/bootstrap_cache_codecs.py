@@ -1,6 +1,7 @@
 """The cache's codecs: domain objects to JSON and back, and what keys are made of.
 
-Nothing secret goes in: principals without their token, services without their config vars.
+Nothing secret goes in: principals without their token, services without their config vars
+(and their source credentials only sealed, as in the database).
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def project(doc: dict[str, Any]) -> Project:
     return Project(doc["id"], doc["name"], datetime.fromisoformat(doc["at"]), envs)
 
 
+def _b64(blob: bytes | None) -> str | None:
+    return None if blob is None else base64.b64encode(blob).decode()
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
 def service_doc(s: Service | None) -> dict[str, Any] | None:
     if s is None:
         return None
@@ -94,6 +103,8 @@ def service_doc(s: Service | None) -> dict[str, Any] | None:
         "environment_id": s.environment_id,
         "name": s.name,
         "git": s.source.url,
+        # Sealed (as in the database): shown as `***@`, opened only by a build.
+        "git_credentials": _b64(s.source.credentials),
         "branch": s.source.branch,
         "created_at": s.created_at.isoformat(),
         "updated_at": s.updated_at.isoformat(),
@@ -110,7 +121,7 @@ def service(doc: dict[str, Any]) -> Service:
         project=doc["project"],
         environment_id=doc["environment_id"],
         name=doc["name"],
-        source=GitSource(doc["git"], doc["branch"]),
+        source=GitSource(doc["git"], doc["branch"], _unb64(doc.get("git_credentials"))),
         created_at=datetime.fromisoformat(doc["created_at"]),
         updated_at=datetime.fromisoformat(doc["updated_at"]),
         scale=dict(doc["scale"]),

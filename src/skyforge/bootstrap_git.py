@@ -96,7 +96,7 @@ class _Services:
 
     async def create_preview(self, parent: ServiceInfo, name: str, branch: str) -> ServiceInfo:
         created: Service = await self.send(
-            CreateService(parent.project, name, parent.git_url, branch)
+            CreateService(parent.project, name, parent.git_url, branch, source_of=parent.name)
         )
         if parent.config:
             await self.send(SetConfigVars(parent.project, name, dict(parent.config)))

@@ -107,16 +107,34 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(10.0, gt=0)
     webhook_retry_base_seconds: float = Field(10.0, gt=0)  # then x3 per attempt, with jitter
     webhook_max_attempts: int = Field(8, ge=1, le=30)
+    # Git sources (see README, "Git sources"): network sources follow the webhooks' address
+    # policy above; local paths and file:// only under these directories ("/srv/git,/opt/
+    # repos"), or for organization admins. The data dir never, even if listed.
+    local_source_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     # App logs (see README, "App logs"): what each service keeps, in all, before its oldest
     # files go; drains to loopback/private addresses only when allowed (local setups, tests).
     log_retention_bytes: int = Field(64 << 20, ge=1 << 16)
     log_drain_allow_private: bool = False
 
-    @field_validator("cors_origins", "dns_nameservers", "webhook_allowed_networks", mode="before")
+    @field_validator(
+        "cors_origins",
+        "dns_nameservers",
+        "webhook_allowed_networks",
+        "local_source_dirs",
+        mode="before",
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("local_source_dirs")
+    @classmethod
+    def _absolute_dirs(cls, value: list[Path]) -> list[Path]:
+        relative = [str(p) for p in value if not p.is_absolute()]
+        if relative:
+            raise ValueError(f"local source dirs must be absolute paths: {', '.join(relative)}")
         return value
 
     @property

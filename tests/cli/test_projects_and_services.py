@@ -78,6 +78,27 @@ def test_a_service_can_be_created_listed_shown_and_deleted(
     assert json.loads(cli("services", "list", "-p", project, "--json").stdout) == []
 
 
+def test_credentials_in_a_source_url_are_printed_masked(cli: Cli, project: str) -> None:
+    url = "https://deploy:tok-cli-s3cr3t@93.184.215.14/shop.git"  # a public address
+
+    created = cli("services", "create", "web", "-p", project, "--git", url)
+    info = cli("services", "info", "web", "-p", project)
+    as_json = cli("services", "info", "web", "-p", project, "--json")
+
+    assert created.exit_code == 0, created.output
+    for result in (created, info, as_json):
+        printed = result.stdout + result.stderr
+        assert "https://***@93.184.215.14/shop.git" in printed
+        assert "tok-cli-s3cr3t" not in printed
+
+
+def test_a_refused_source_is_an_error_naming_the_reason(cli: Cli, project: str) -> None:
+    refused = cli("services", "create", "api", "-p", project, "--git", "http://127.0.0.1:1/r")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: ")
+    assert "git source: the URL's host is a loopback address" in refused.stderr
+
+
 def test_a_local_relative_path_is_sent_as_an_absolute_one(
     cli: Cli, project: str, site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

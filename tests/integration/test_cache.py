@@ -350,6 +350,10 @@ async def test_no_token_and_no_config_value_ever_reaches_redis(
         "/api/v1/projects/shop/services", json={"name": "web", "source": {"git": str(repo)}}
     )
     assert created.status_code == 201
+    private = {"git": "https://ci:tok-hunter3@93.184.215.14/shop.git"}  # a public address
+    api = await ci.post("/api/v1/projects/shop/services", json={"name": "api", "source": private})
+    assert api.status_code == 201, api.text
+    assert (await ci.get("/api/v1/projects/shop/services/api")).status_code == 200
     patched = await ci.patch(f"{web}/env", json={"DATABASE_URL": "postgres://u:hunter2@db/x"})
     assert patched.status_code == 200
     for _ in range(2):
@@ -367,8 +371,10 @@ async def test_no_token_and_no_config_value_ever_reaches_redis(
     finally:
         await client.aclose()
     assert b"service:shop:web" in stored  # the service is cached, and so is the caller
+    assert b"service:shop:api" in stored
     secret = made["token"].encode()
-    for forbidden in (secret, hashlib.sha256(secret).hexdigest().encode(), b"hunter2"):
+    hashed = hashlib.sha256(secret).hexdigest().encode()
+    for forbidden in (secret, hashed, b"hunter2", b"tok-hunter3"):
         assert forbidden not in stored
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from skyforge.adapters.git.fetcher import GitFetcher
+from skyforge.adapters.git.guard import SourceGuard
+from skyforge.adapters.netguard import NetworkPolicy
 from skyforge.kernel.errors import StepFailed
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -21,6 +23,12 @@ def git(*args: str, cwd: Path) -> str:
         ["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True, text=True
     )
     return done.stdout.strip()
+
+
+def fetcher(tmp_path: Path, **options: object) -> GitFetcher:
+    """A fetcher guarded as SkyForge's: public addresses only, a data dir of its own."""
+    guard = SourceGuard(NetworkPolicy(), data_dir=tmp_path / "data")
+    return GitFetcher(guard, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -48,7 +56,7 @@ def repo(tmp_path: Path) -> Path:
 
 async def test_a_branch_is_cloned_without_its_git_history(repo: Path, tmp_path: Path) -> None:
     lines: list[str] = []
-    commit = await GitFetcher().fetch(str(repo), "main", tmp_path / "out", lines.append)
+    commit = await fetcher(tmp_path).fetch(str(repo), "main", tmp_path / "out", lines.append)
     assert commit == git("rev-parse", "HEAD", cwd=repo)
     assert (tmp_path / "out" / "version.txt").read_text() == "second"
     assert (tmp_path / "out" / "index.html").is_file()
@@ -58,7 +66,7 @@ async def test_a_branch_is_cloned_without_its_git_history(repo: Path, tmp_path: 
 
 
 async def test_another_branch_gives_its_own_commit(repo: Path, tmp_path: Path) -> None:
-    commit = await GitFetcher().fetch(str(repo), "feature/x", tmp_path / "out", print)
+    commit = await fetcher(tmp_path).fetch(str(repo), "feature/x", tmp_path / "out", print)
     assert commit == git("rev-parse", "feature/x", cwd=repo)
     assert (tmp_path / "out" / "version.txt").read_text() == "first"
 
@@ -66,33 +74,36 @@ async def test_another_branch_gives_its_own_commit(repo: Path, tmp_path: Path) -
 async def test_a_local_bare_repository_can_be_fetched(repo: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare.git"
     git("clone", "-q", "--bare", str(repo), str(bare), cwd=tmp_path)
-    commit = await GitFetcher().fetch(str(bare), "main", tmp_path / "out", print)
+    commit = await fetcher(tmp_path).fetch(str(bare), "main", tmp_path / "out", print)
     assert commit == git("rev-parse", "main", cwd=repo)
     assert (tmp_path / "out" / "index.html").is_file()
 
 
 async def test_a_file_url_is_cloned_shallow(repo: Path, tmp_path: Path) -> None:
-    commit = await GitFetcher().fetch(f"file://{repo}", "main", tmp_path / "out", print)
+    commit = await fetcher(tmp_path).fetch(f"file://{repo}", "main", tmp_path / "out", print)
     assert commit == git("rev-parse", "HEAD", cwd=repo)
 
 
 async def test_cloning_a_path_that_does_not_exist_fails(tmp_path: Path) -> None:
     lines: list[str] = []
     with pytest.raises(StepFailed, match=r"^git clone failed: .*does not exist"):
-        await GitFetcher().fetch(str(tmp_path / "nope"), "main", tmp_path / "out", lines.append)
+        await fetcher(tmp_path).fetch(
+            str(tmp_path / "nope"), "main", tmp_path / "out", lines.append
+        )
     assert lines[-1].startswith(" !     git clone failed: ")
 
 
 async def test_cloning_a_branch_that_does_not_exist_fails(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(StepFailed, match=r"git clone failed: .*not found"):
-        await GitFetcher().fetch(str(repo), "nope", tmp_path / "out", lambda _: None)
+        await fetcher(tmp_path).fetch(str(repo), "nope", tmp_path / "out", lambda _: None)
 
 
 async def test_credentials_in_a_url_never_reach_the_log_or_the_error(tmp_path: Path) -> None:
     lines: list[str] = []
     url = "http://alice:s3cr3t-pw@127.0.0.1:1/shop.git"  # port 1: refused at once
     with pytest.raises(StepFailed) as failure:
-        await GitFetcher(timeout=30).fetch(url, "main", tmp_path / "out", lines.append)
+        guard = SourceGuard(NetworkPolicy.of(networks=["127.0.0.1/32"]), data_dir=None)
+        await GitFetcher(guard, timeout=30).fetch(url, "main", tmp_path / "out", lines.append)
     assert failure.value.detail.startswith("git clone failed: ")
     assert "s3cr3t" not in failure.value.detail
     assert "s3cr3t" not in "\n".join(lines)
@@ -118,5 +129,7 @@ async def test_a_hostile_source_is_refused_before_any_git_process_runs(
     fake_git.write_text(f"#!/bin/sh\ntouch {shlex.quote(str(marker))}\n")
     fake_git.chmod(0o755)
     with pytest.raises(StepFailed, match="git source:"):
-        await GitFetcher(git=str(fake_git)).fetch(url, branch, tmp_path / "out", lambda _: None)
+        await fetcher(tmp_path, git=str(fake_git)).fetch(
+            url, branch, tmp_path / "out", lambda _: None
+        )
     assert not marker.exists()

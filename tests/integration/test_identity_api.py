@@ -148,7 +148,8 @@ async def test_mutations_are_audited_with_who_what_where_and_no_values(
     owner = await people.user("owner@example.com")
     await owner.post("/api/v1/projects", json={"name": "audited"})
     await owner.post(
-        "/api/v1/projects/audited/services", json={"name": "web", "source": {"git": "/srv/app"}}
+        "/api/v1/projects/audited/services",
+        json={"name": "web", "source": {"git": "https://93.184.215.14/app.git"}},
     )
     await owner.patch(
         "/api/v1/projects/audited/services/web/env",

@@ -20,7 +20,11 @@ CALLS: dict[str, tuple[str, str, Any]] = {
     "project.read": ("GET", "", None),
     "project.delete": ("DELETE", "", None),
     "service.read": ("GET", "/services/web", None),
-    "service.create": ("POST", "/services", {"name": "new", "source": {"git": "/srv/x"}}),
+    "service.create": (
+        "POST",
+        "/services",
+        {"name": "new", "source": {"git": "https://93.184.215.14/x.git"}},  # public: no lookup
+    ),
     "service.update": ("PATCH", "/services/web", {"health_check_path": "/up"}),
     "service.delete": ("DELETE", "/services/web", None),
     "service.deploy": ("POST", "/services/web/deploys", None),

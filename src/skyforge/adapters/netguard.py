@@ -171,15 +171,26 @@ async def resolve_allowed(
 
     OSError when the name does not resolve (the caller decides whether that is fatal)."""
     parsed = parse_target(url) if isinstance(url, str) else url
-    if _host(parsed) in METADATA_HOSTS:
+    return await host_allowed(_host(parsed), _port(parsed), policy, resolver)
+
+
+async def host_allowed(
+    host: str, port: int, policy: NetworkPolicy, resolver: Resolver = system_resolver
+) -> list[IPAddress]:
+    """The addresses to connect to for `host` (a name or an address, without brackets) on
+    `port`; TargetRefused when any of them is refused, OSError when the name does not resolve.
+
+    For other protocols than HTTP too (git over ssh or git://)."""
+    host = host.lower().rstrip(".")
+    if host in METADATA_HOSTS:
         raise TargetRefused("the URL names a cloud metadata service")
-    addresses = await resolver(_host(parsed), _port(parsed))
+    addresses = await resolver(host, port)
     if not addresses:
-        raise OSError(f"{_host(parsed)} has no address")
+        raise OSError(f"{host} has no address")
     for ip in addresses:
         reason = refusal(ip, policy)
         if reason is not None:  # one is enough: the name points somewhere it must not
-            literal = _is_literal(parsed.host)
+            literal = is_literal(host)
             raise TargetRefused(f"the URL's host {'is' if literal else 'resolves to'} {reason}")
     return addresses
 
@@ -193,12 +204,13 @@ async def check_target(
     try:
         await resolve_allowed(parsed, policy, resolver)
     except OSError:
-        if _is_literal(parsed.host):
+        if is_literal(parsed.host):
             raise
     return parsed
 
 
-def _is_literal(host: str) -> bool:
+def is_literal(host: str) -> bool:
+    """Is `host` an IP address (rather than a name)?"""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -49,6 +49,8 @@ def create(
         print_json(service)
         return
     say(f"Created service {service['name']} in {service['project']}.", style="green")
+    # As the API shows it: credentials in the URL appear as ***.
+    note(f"Source: {service['source']['git']} (branch {service['source']['branch']})")
     note(f"Deploy it with: skyforge deploy {service['name']} -p {service['project']}")
 
 

@@ -10,6 +10,12 @@ class CreateService(Command):
     git: str
     branch: str = "main"
     health_check_path: str | None = None
+    # The caller is an organization admin: may build from local paths outside the
+    # directories the operator lists.
+    org_admin: bool = False
+    # A pull-request preview: the source (URL and stored credentials) of this service of the
+    # project, already accepted; `git` must name the same URL.
+    source_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class UpdateService(Command):
     resources: dict[str, int | None] | None = None
     git: str | None = None
     branch: str | None = None
+    org_admin: bool = False  # as in CreateService
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from skyforge.deploys.events import ReleaseCreated
 from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Conflict, Invalid, NotFound
@@ -15,12 +17,20 @@ from skyforge.services.events import (
 )
 from skyforge.services.model import GitSource, Service
 from skyforge.services.ports import (
+    Cipher,
     FindProject,
     ProcessTypesOf,
     ReleaseConfigOf,
     ServicesUnitOfWork,
+    Sources,
 )
-from skyforge.services.source import validate_branch, validate_git_url
+from skyforge.services.source import (
+    MASK,
+    split_credentials,
+    validate_branch,
+    validate_git_url,
+    without_credentials,
+)
 
 
 async def _get(uow: ServicesUnitOfWork, project: str, name: str) -> Service:
@@ -30,15 +40,62 @@ async def _get(uow: ServicesUnitOfWork, project: str, name: str) -> Service:
     return service
 
 
+async def _accept(
+    git: str,
+    branch: str,
+    sources: Sources,
+    org_admin: bool,
+    binding: bytes,
+    current: GitSource | None = None,
+) -> GitSource:
+    """The source as given: validated, where it leads checked (unless it is the current URL),
+    its credentials sealed; `***` as the credentials keeps the current ones."""
+    url, credentials = split_credentials(validate_git_url(git))
+    branch = validate_branch(branch)
+    same_url = current is not None and current.url == url
+    if credentials == MASK:
+        if current is None or not same_url or current.credentials is None:
+            raise Invalid(
+                f"git source: '{MASK}' stands for the credentials stored for the same URL; "
+                "give the credentials themselves"
+            )
+        return GitSource(url, branch, current.credentials)
+    if not same_url:
+        await sources.guard.check(url, org_admin)
+    sealed = sources.cipher.seal(credentials.encode(), binding) if credentials else None
+    return GitSource(url, branch, sealed)
+
+
+async def _preview_source(
+    cmd: CreateService, uow: ServicesUnitOfWork, sources: Sources, binding: bytes
+) -> GitSource:
+    """A preview builds the source of the service it previews, with its credentials."""
+    assert cmd.source_of is not None
+    async with uow:
+        parent = await _get(uow, cmd.project, cmd.source_of)
+    if split_credentials(validate_git_url(cmd.git))[0] != parent.source.url:
+        raise Invalid(f"git source: a preview builds the source of {cmd.source_of!r}")
+    sealed = parent.source.credentials
+    if sealed is not None:
+        plain = sources.cipher.open(sealed, parent.source_binding)
+        sealed = sources.cipher.seal(plain, binding)
+    return GitSource(parent.source.url, validate_branch(cmd.branch), sealed)
+
+
 async def create_service(
-    cmd: CreateService, uow: ServicesUnitOfWork, find_project: FindProject
+    cmd: CreateService, uow: ServicesUnitOfWork, find_project: FindProject, sources: Sources
 ) -> Service:
     """Register a service built from a git source."""
     project = await find_project(cmd.project)
-    source = GitSource(validate_git_url(cmd.git), validate_branch(cmd.branch))
+    service_id = new_id()
+    binding = Service.binding_of(service_id)
+    if cmd.source_of is not None:
+        source = await _preview_source(cmd, uow, sources, binding)
+    else:
+        source = await _accept(cmd.git, cmd.branch, sources, cmd.org_admin, binding)
     at = now()
     service = Service(
-        id=new_id(),
+        id=service_id,
         project_id=project.id,
         project=project.name,
         environment_id=project.environment_id,
@@ -58,15 +115,28 @@ async def create_service(
 
 
 async def update_service(
-    cmd: UpdateService, uow: ServicesUnitOfWork, process_types: ProcessTypesOf, max_instances: int
+    cmd: UpdateService,
+    uow: ServicesUnitOfWork,
+    process_types: ProcessTypesOf,
+    max_instances: int,
+    sources: Sources,
 ) -> Service:
     """Change scale, health check, resources or source; scale takes effect at the next
     reconcile, resources with the next release."""
     known: set[str] | None = None
-    if cmd.scale is not None:
+    source: GitSource | None = None
+    if cmd.scale is not None or cmd.git is not None or cmd.branch is not None:
         async with uow:
-            service_id = (await _get(uow, cmd.project, cmd.name)).id
-        known = await process_types(service_id)
+            found = await _get(uow, cmd.project, cmd.name)
+        if cmd.scale is not None:
+            known = await process_types(found.id)
+        if cmd.git is not None:
+            branch = cmd.branch if cmd.branch is not None else found.source.branch
+            source = await _accept(
+                cmd.git, branch, sources, cmd.org_admin, found.source_binding, found.source
+            )
+        elif cmd.branch is not None:
+            source = replace(found.source, branch=validate_branch(cmd.branch))
     async with uow:
         service = await _get(uow, cmd.project, cmd.name)
         changed: list[str] = []
@@ -82,11 +152,8 @@ async def update_service(
             changed.append("health_check_path")
         if cmd.resources is not None and service.change_resources(cmd.resources):
             changed.append("resources")
-        if cmd.git is not None or cmd.branch is not None:
-            service.source = GitSource(
-                validate_git_url(cmd.git if cmd.git is not None else service.source.url),
-                validate_branch(cmd.branch if cmd.branch is not None else service.source.branch),
-            )
+        if source is not None:
+            service.source = source
             changed.append("source")
         if changed:
             service.updated_at = now()
@@ -141,3 +208,48 @@ async def on_release_created(
         await uow.services.save(service)
         uow.emit(ServiceUpdated(project=event.project, service=event.service, fields=("config",)))
         await uow.commit()
+
+
+# -- source credentials at rest ------------------------------------------------------------------
+
+
+async def seal_plaintext_credentials(uow: ServicesUnitOfWork, cipher: Cipher) -> int:
+    """Credentials an earlier version kept in the URL itself, sealed now (at start); how many.
+
+    A password where none is ever used (ssh, git://) is dropped."""
+    sealed = 0
+    async with uow:
+        for service in await uow.services.all():
+            try:
+                url, credentials = split_credentials(service.source.url)
+            except Invalid:
+                url, credentials = without_credentials(service.source.url), None
+            if url == service.source.url:
+                continue
+            secret = (
+                cipher.seal(credentials.encode(), service.source_binding) if credentials else None
+            )
+            service.source = GitSource(url, service.source.branch, secret)
+            await uow.services.save(service)
+            sealed += 1
+        await uow.commit()
+    return sealed
+
+
+async def reseal_credentials(uow: ServicesUnitOfWork, cipher: Cipher) -> int:
+    """Every stored source credential under the active master key (after a rotation, before
+    the old key retires); how many."""
+    count = 0
+    async with uow:
+        for service in await uow.services.all():
+            sealed = service.source.credentials
+            if sealed is None:
+                continue
+            plain = cipher.open(sealed, service.source_binding)
+            service.source = replace(
+                service.source, credentials=cipher.seal(plain, service.source_binding)
+            )
+            await uow.services.save(service)
+            count += 1
+        await uow.commit()
+    return count

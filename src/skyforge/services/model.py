@@ -9,6 +9,7 @@ from datetime import datetime
 from skyforge.kernel.errors import Invalid
 from skyforge.kernel.limits import change_limits
 from skyforge.kernel.names import dns_label
+from skyforge.services.source import shown
 
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _PROCESS_TYPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
@@ -21,8 +22,14 @@ ONE_OFF_TYPES = frozenset({"release"})
 
 @dataclass(frozen=True)
 class GitSource:
-    url: str
+    url: str  # never with credentials: those are `credentials`
     branch: str
+    credentials: bytes | None = None  # `user[:password]` of an http(s) URL, sealed
+
+    @property
+    def shown(self) -> str:
+        """The URL as APIs, events and logs may show it (credentials as `***@`)."""
+        return shown(self.url, self.credentials is not None)
 
 
 def check_var_name(name: str) -> str:
@@ -75,6 +82,16 @@ class Service:
     @property
     def hostname(self) -> str:
         return f"{self.name}.{self.project}.localhost"
+
+    @property
+    def source_binding(self) -> bytes:
+        return self.binding_of(self.id)
+
+    @staticmethod
+    def binding_of(service_id: str) -> bytes:
+        """Associated data of the sealed source credentials: they cannot move to another
+        service."""
+        return f"service:{service_id}:source".encode()
 
     def change_config(self, changes: dict[str, str | None]) -> bool:
         """Apply Heroku-style changes (None unsets); True when anything changed."""

@@ -1,16 +1,20 @@
 """Validation of a service's git source: the URL (or local path) and the branch.
 
 Pure: no I/O. The values end up as arguments of `git clone`, so anything git could read as an
-option or hand to a remote helper is refused here, before it is stored.
+option or hand to a remote helper is refused here, before it is stored. Credentials in an
+http(s) URL are split off here (they are stored sealed, and shown as `***`); where the URL
+leads (which host, which local path) is checked by the source guard the context is given.
 """
 
 import re
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from skyforge.kernel.errors import Invalid
 
 MAX_URL_LENGTH = 2048
 MAX_BRANCH_LENGTH = 255
+MASK = "***"  # what stands for stored credentials in a URL shown (or given back)
 
 # Schemes git handles itself; any other `scheme://` makes git run `git-remote-<scheme>`.
 _SCHEMES = frozenset({"http", "https", "ssh", "git", "git+ssh", "ssh+git", "file"})
@@ -137,3 +141,108 @@ def _ref_name_problem(name: str) -> str | None:
         if component.endswith(".lock"):
             return "no part may end with '.lock'"
     return None
+
+
+# -- where a source leads, and its credentials ------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "git": 9418}
+_AUTHORITY = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<rest>.*)$"
+)
+# What git may see of a URL's authority once credentials are split off: host and port only.
+_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?$")
+_SSH_USER = re.compile(r"^[A-Za-z0-9._~+][A-Za-z0-9._~+-]*$")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a network source connects: the transport git uses, the host and the port."""
+
+    protocol: str  # http, https, ssh or git
+    host: str  # a name (lower case) or an address, without brackets
+    port: int
+    user: str | None = None  # the ssh login name (not a secret)
+
+
+def _scheme(url: str) -> str | None:
+    found = _SCHEME.match(url)
+    if found is None:
+        return None
+    scheme = found.group(1).lower()
+    return "ssh" if scheme in ("git+ssh", "ssh+git") else scheme
+
+
+def local_path(url: str) -> str | None:
+    """The path a local source (an absolute path or a file:// URL) names, else None."""
+    if url.startswith("/"):
+        return url
+    if _scheme(url) == "file":
+        path = url[len("file://") :]
+        if any(ch in path for ch in "%?#"):  # git would read them otherwise than urlsplit
+            raise _refuse("a file:// URL must not contain '%', '?' or '#'")
+        return path
+    return None
+
+
+def endpoint(url: str) -> Endpoint:
+    """Where a network source (validated, without credentials) connects."""
+    parts = _AUTHORITY.match(url)
+    if parts is not None:
+        protocol = _scheme(url) or ""
+        user, _, host_port = parts.group("authority").rpartition("@")
+        found = _HOST_PORT.match(host_port)
+        if found is None or protocol not in _DEFAULT_PORTS:
+            raise _refuse("the URL's host must be a host name or an address, with a port or not")
+        port = int(found.group("port") or _DEFAULT_PORTS[protocol])
+        if not 0 < port < 65536:
+            raise _refuse("the URL's port must be between 1 and 65535")
+        host = found.group("host").strip("[]").lower()
+        return Endpoint(protocol, host, port, user or None)
+    scp = _SCP_LIKE.match(url)
+    if scp is None:
+        raise _refuse("not a network source")
+    return Endpoint("ssh", scp.group("host").strip("[]").lower(), 22, scp.group("user"))
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """(the URL without credentials, the credentials `user[:password]` or None).
+
+    Only http(s) carries credentials in the URL; an ssh login name stays (it is no secret),
+    and a password for ssh or git:// is refused (ssh authenticates with keys, git:// not at
+    all). `MASK` as the credentials means "the ones stored for this URL"."""
+    parts = _AUTHORITY.match(url)
+    if parts is None:
+        return url, None
+    userinfo, at, host_port = parts.group("authority").rpartition("@")
+    protocol = _scheme(url)
+    if protocol in ("http", "https"):
+        bare = f"{parts.group('scheme')}://{host_port}{parts.group('rest')}"
+        return bare, (userinfo or None) if at else None
+    if protocol == "ssh" and at and not _SSH_USER.match(userinfo):
+        raise _refuse("an ssh URL takes a login name only (ssh authenticates with keys)")
+    if protocol == "git" and at:
+        raise _refuse("a git:// URL has no authentication: leave out the user name")
+    return url, None
+
+
+def without_credentials(url: str) -> str:
+    """The URL with any user info left out (for values that must not keep it)."""
+    parts = _AUTHORITY.match(url)
+    if parts is None:
+        return url
+    host_port = parts.group("authority").rpartition("@")[2]
+    return f"{parts.group('scheme')}://{host_port}{parts.group('rest')}"
+
+
+def shown(url: str, has_credentials: bool) -> str:
+    """The URL as it may be shown: stored credentials appear as `***@`."""
+    if not has_credentials:
+        return url
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{MASK}@{rest}"
+
+
+def user_and_password(credentials: str) -> tuple[str, str]:
+    """The (decoded) user name and password of `user[:password]` credentials."""
+    user, _, password = credentials.partition(":")
+    return unquote(user), unquote(password)

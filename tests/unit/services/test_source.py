@@ -5,7 +5,16 @@ from typing import cast
 import pytest
 
 from skyforge.kernel.errors import Invalid
-from skyforge.services.source import validate_branch, validate_git_url
+from skyforge.services.source import (
+    Endpoint,
+    endpoint,
+    local_path,
+    shown,
+    split_credentials,
+    user_and_password,
+    validate_branch,
+    validate_git_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -173,3 +182,68 @@ def test_branch_names_git_would_refuse_are_refused(branch: str) -> None:
 def test_the_error_says_what_is_wrong_with_a_branch() -> None:
     with pytest.raises(Invalid, match=r"'\.\.' is not allowed"):
         validate_branch("a..b")
+
+
+@pytest.mark.parametrize(
+    ("url", "bare", "credentials"),
+    [
+        ("https://alice:tok@git.example/shop.git", "https://git.example/shop.git", "alice:tok"),
+        ("https://ghp_token@git.example/shop.git", "https://git.example/shop.git", "ghp_token"),
+        ("http://a:p%40ss@git.example:8080/x", "http://git.example:8080/x", "a:p%40ss"),
+        ("https://git.example/shop.git", "https://git.example/shop.git", None),
+        ("ssh://git@git.example/shop.git", "ssh://git@git.example/shop.git", None),
+        ("git@github.com:acme/shop.git", "git@github.com:acme/shop.git", None),
+        ("/srv/git/shop.git", "/srv/git/shop.git", None),
+    ],
+)
+def test_credentials_are_split_off_http_urls_only(
+    url: str, bare: str, credentials: str | None
+) -> None:
+    assert split_credentials(url) == (bare, credentials)
+
+
+@pytest.mark.parametrize(
+    "url", ["ssh://git:pw@git.example/shop.git", "git://user@git.example/shop.git"]
+)
+def test_a_password_where_none_is_used_is_refused(url: str) -> None:
+    with pytest.raises(Invalid):
+        split_credentials(url)
+
+
+def test_stored_credentials_are_shown_as_stars() -> None:
+    assert shown("https://git.example/x.git", True) == "https://***@git.example/x.git"
+    assert shown("https://git.example/x.git", False) == "https://git.example/x.git"
+    assert user_and_password("a:p%40ss") == ("a", "p@ss")
+    assert user_and_password("token") == ("token", "")
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("https://Git.Example/x.git", Endpoint("https", "git.example", 443)),
+        ("http://10.0.0.1:8080/x.git", Endpoint("http", "10.0.0.1", 8080)),
+        ("https://[::1]:3000/x.git", Endpoint("https", "::1", 3000)),
+        ("ssh://git@git.example:2222/x.git", Endpoint("ssh", "git.example", 2222, "git")),
+        ("git+ssh://git@git.example/x.git", Endpoint("ssh", "git.example", 22, "git")),
+        ("git@github.com:acme/x.git", Endpoint("ssh", "github.com", 22, "git")),
+        ("git://git.example/x.git", Endpoint("git", "git.example", 9418)),
+    ],
+)
+def test_a_network_source_names_where_it_connects(url: str, where: Endpoint) -> None:
+    assert endpoint(url) == where
+
+
+@pytest.mark.parametrize(
+    "url", ["https://git.example\\/x", "http://[::1%25eth0]/x", "http://h:0/x", "http://h:99999/x"]
+)
+def test_an_authority_git_could_read_otherwise_is_refused(url: str) -> None:
+    with pytest.raises(Invalid):
+        endpoint(url)
+
+
+def test_local_sources_name_their_path() -> None:
+    assert local_path("/srv/git/x.git") == "/srv/git/x.git"
+    assert local_path("file:///srv/git/x.git") == "/srv/git/x.git"
+    assert local_path("https://git.example/x.git") is None
+    with pytest.raises(Invalid, match="must not contain"):
+        local_path("file:///srv/ok/%2e%2e/data")

@@ -164,7 +164,8 @@ services = Table(
     Column("project_name", String(63), nullable=False),
     Column("environment_id", ID, _fk("environments"), nullable=False),
     Column("name", String(63), nullable=False),
-    Column("git_url", Text, nullable=False),
+    Column("git_url", Text, nullable=False),  # never with credentials: those are sealed
+    Column("git_credentials", LargeBinary),  # `user[:password]`, sealed under the master keys
     Column("branch", String(255), nullable=False),
     Column("scale", JSON, nullable=False),
     Column("health_check_path", String(255)),

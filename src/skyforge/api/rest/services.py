@@ -18,6 +18,7 @@ from skyforge.api.rest.schemas.services import (
 )
 from skyforge.bootstrap import Platform
 from skyforge.deploys import queries as deploy_queries
+from skyforge.identity.model import Principal
 from skyforge.kernel.errors import Invalid
 from skyforge.kernel.names import dns_label
 from skyforge.projects import queries as project_queries
@@ -45,7 +46,7 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
         id=s.id,
         name=s.name,
         project=s.project,
-        source=SourceRead(git=s.source.url, branch=s.source.branch),
+        source=SourceRead(git=s.source.shown, branch=s.source.branch),
         scale=scale,
         health_check_path=s.health_check_path,
         resources=s.resources,
@@ -57,10 +58,13 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
     )
 
 
-@router.post(
-    "", status_code=201, response_model=ServiceRead, dependencies=[Depends(allow("service.create"))]
-)
-async def create_service(project: str, body: ServiceCreate, platform: PlatformDep) -> ServiceRead:
+@router.post("", status_code=201, response_model=ServiceRead)
+async def create_service(
+    project: str,
+    body: ServiceCreate,
+    platform: PlatformDep,
+    caller: Annotated[Principal, Depends(allow("service.create"))],
+) -> ServiceRead:
     """Register a service built from a git repository (URL or local path) and branch."""
     await project_queries.get_project(project, platform.uow())
     service = await platform.bus.handle(
@@ -70,6 +74,7 @@ async def create_service(project: str, body: ServiceCreate, platform: PlatformDe
             body.source.git,
             body.source.branch,
             body.health_check_path,
+            org_admin=caller.org_admin,
         )
     )
     return await read(platform, service, {})
@@ -95,11 +100,13 @@ async def get_service(project: str, service: str, platform: PlatformDep) -> Serv
     return await read(platform, found, await platform.runtime.observe())
 
 
-@router.patch(
-    "/{service}", response_model=ServiceRead, dependencies=[Depends(allow("service.update"))]
-)
+@router.patch("/{service}", response_model=ServiceRead)
 async def update_service(
-    project: str, service: str, body: ServiceUpdate, platform: PlatformDep
+    project: str,
+    service: str,
+    body: ServiceUpdate,
+    platform: PlatformDep,
+    caller: Annotated[Principal, Depends(allow("service.update"))],
 ) -> ServiceRead:
     """Scale process types ({"scale": {"web": 3}}), set the health check path or the source."""
     updated = await platform.bus.handle(
@@ -111,6 +118,7 @@ async def update_service(
             resources=body.resources,
             git=body.source.git if body.source else None,
             branch=body.source.branch if body.source else None,
+            org_admin=caller.org_admin,
         )
     )
     return await read(platform, updated, await platform.runtime.observe())

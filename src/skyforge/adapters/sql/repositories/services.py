@@ -56,6 +56,7 @@ class SqlServiceRepository(SqlRepository):
     def _fields(service: Service) -> dict[str, Any]:
         return {
             "git_url": service.source.url,
+            "git_credentials": service.source.credentials,
             "branch": service.source.branch,
             "scale": service.scale,
             "health_check_path": service.health_check_path,
@@ -91,7 +92,7 @@ class SqlServiceRepository(SqlRepository):
                 project=r.project_name,
                 environment_id=r.environment_id,
                 name=r.name,
-                source=GitSource(r.git_url, r.branch),
+                source=GitSource(r.git_url, r.branch, r.git_credentials),
                 created_at=utc_required(r.created_at),
                 updated_at=utc_required(r.updated_at),
                 scale=dict(r.scale or {}),
