@@ -16,8 +16,8 @@ from tests.support import make_git_repo
 VICTIM = "web.beta.localhost"
 
 
-def deploy_team(skyforge: SkyForge, tmp_path: Path, team: str) -> int:
-    """A team's project with the probe app deployed; the pid that answers at its hostname."""
+def deploy_team(skyforge: SkyForge, tmp_path: Path, team: str) -> str:
+    """A team's project with the probe app deployed; the process that answers its hostname."""
     api = skyforge.api()
     repo = make_git_repo(tmp_path / team, PROBE_APP)
     assert api.post("/api/v1/projects", json={"name": team}).status_code == 201
@@ -26,12 +26,12 @@ def deploy_team(skyforge: SkyForge, tmp_path: Path, team: str) -> int:
     )
     assert created.status_code == 201
     assert deploy_and_wait(api, team, "web")["status"] == "succeeded"
-    return int(json.loads(skyforge.wait_for(f"web.{team}.localhost", lambda _: True))["pid"])
+    return str(json.loads(skyforge.wait_for(f"web.{team}.localhost", lambda _: True))["pid"])
 
 
-def answering_pid(skyforge: SkyForge, host: str) -> int | None:
+def answering_pid(skyforge: SkyForge, host: str) -> str | None:
     status, body = skyforge.get(host)
-    return int(json.loads(body)["pid"]) if status == 200 else None
+    return str(json.loads(body)["pid"]) if status == 200 else None
 
 
 def repairs(skyforge: SkyForge) -> dict[str, float]:

@@ -141,7 +141,7 @@ def test_after_sigkill_the_next_start_adopts_what_lived_on(
 def test_two_instances_run_side_by_side_on_one_host(skyforge: SkyForge, tmp_path: Path) -> None:
     with SkyForge(tmp_path / "other").running() as other:
         for sf in (skyforge, other):
-            create_probe(sf, tmp_path / sf.data_dir.name)
+            create_probe(sf, tmp_path / f"src-{sf.data_dir.name}")  # outside both data dirs
         mine = json.loads(skyforge.get(HOST)[1])["pid"]
         theirs = json.loads(other.get(HOST)[1])["pid"]
         assert mine != theirs
