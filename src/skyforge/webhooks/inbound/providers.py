@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from skyforge.kernel import jsondepth
 from skyforge.kernel.errors import Invalid, Unauthorized
 from skyforge.webhooks.inbound.model import (
     GITHUB,
@@ -63,7 +63,7 @@ def parse(provider: str, headers: Mapping[str, str], body: bytes) -> Delivery:
         # GitHub's other content type: the same JSON in a `payload` form field.
         body = (parse_qs(body.decode("utf-8", "replace")).get("payload") or [""])[0].encode()
     try:
-        payload = json.loads(body)
+        payload = jsondepth.loads(body)  # too deep: Invalid, before the parser recurses
     except ValueError:
         raise Invalid("the payload is not JSON") from None
     if not isinstance(payload, dict):
