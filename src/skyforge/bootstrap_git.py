@@ -17,6 +17,7 @@ from skyforge.secrets.ports import Vault
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars
 from skyforge.services.events import ServiceDeleted
 from skyforge.services.model import Service
+from skyforge.services.source import validate_branch
 from skyforge.webhooks.inbound import handlers
 from skyforge.webhooks.inbound.commands import (
     CreateInboundHook,
@@ -93,6 +94,9 @@ class _Services:
         async with self.uow() as uow:
             service = await uow.services.by_id(service_id)
         return None if service is None else _info(service)
+
+    def check_branch(self, branch: str) -> str:
+        return validate_branch(branch)
 
     async def create_preview(self, parent: ServiceInfo, name: str, branch: str) -> ServiceInfo:
         created: Service = await self.send(

@@ -344,3 +344,50 @@ async def test_github_hook_secrets_survive_master_key_rotations(
 
     assert delivery.status_code == 202, delivery.text
     assert rotated.json()["retired"]
+
+
+async def test_a_signed_delivery_nested_100000_deep_is_refused_not_a_500(
+    api: httpx.AsyncClient, shop: Path
+) -> None:
+    hook = await make_hook(api, "github")
+    deep = github(hook, "push", {})
+    deep["content"] = b'{"ref":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    deep["headers"]["X-Hub-Signature-256"] = (
+        "sha256=" + hmac.new(hook["secret"].encode(), deep["content"], hashlib.sha256).hexdigest()
+    )
+    form = urlencode({"payload": "[" * 100_000 + "]" * 100_000}).encode()
+    deep_form = github(hook, "push", {})
+    deep_form["content"] = form
+    deep_form["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+    deep_form["headers"]["X-Hub-Signature-256"] = (
+        "sha256=" + hmac.new(hook["secret"].encode(), form, hashlib.sha256).hexdigest()
+    )
+
+    for delivery in (deep, deep_form):
+        refused = await api.post("/hooks/" + hook["id"], **delivery)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "nested" in refused.json()["detail"]
+    assert (await api.get(f"{SERVICE}/deploys")).json()["items"] == []
+
+
+async def test_a_pull_request_update_to_an_invalid_head_branch_is_refused_by_the_hook(
+    api: httpx.AsyncClient, shop: Path
+) -> None:
+    hook = await make_hook(api, "github")
+    sha = branch_with_commit(shop, "feature", {"index.html": "<h1>preview</h1>\n"})
+    hook_path = "/hooks/" + hook["id"]
+    opened = await api.post(
+        hook_path, **github(hook, "pull_request", github_pull("opened", 5, "feature", sha))
+    )
+    assert opened.status_code == 202, opened.text
+    assert (await finished(api, "web-pr-5", opened.json()["deploy_id"]))["status"] == "succeeded"
+
+    for branch in ("--upload-pack=touch /tmp/x", "bad..branch", "feature.lock", "a b"):
+        updated = await api.post(
+            hook_path, **github(hook, "pull_request", github_pull("synchronize", 5, branch, sha))
+        )
+        assert updated.status_code == 422, updated.text
+        assert "branch" in updated.json()["detail"]
+    deploys = (await api.get("/api/v1/projects/shop/services/web-pr-5/deploys")).json()["items"]
+    assert len(deploys) == 1

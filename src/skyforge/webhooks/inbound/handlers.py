@@ -166,6 +166,7 @@ async def _open_preview(
     pull: PullRequest, parent: ServiceInfo, uow: InboundUnitOfWork, services: Services
 ) -> Outcome:
     """Create the preview on first sight (opened), then deploy the head commit (every time)."""
+    services.check_branch(pull.branch)  # refused here, not later by the deploy's clone
     name = preview_name(parent.name, pull.number)
     async with uow:
         known = await uow.previews.get(parent.id, pull.number)

@@ -80,6 +80,10 @@ class Services(Protocol):
 
     async def by_id(self, service_id: str) -> ServiceInfo | None: ...
 
+    def check_branch(self, branch: str) -> str:
+        """The branch when git may fetch it (the services context's rule), else Invalid."""
+        ...
+
     async def create_preview(self, parent: ServiceInfo, name: str, branch: str) -> ServiceInfo:
         """A new service `name` beside `parent`, from its repository at `branch`, with its
         config vars."""
