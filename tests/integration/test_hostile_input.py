@@ -54,3 +54,35 @@ async def test_brackets_inside_strings_do_not_count_as_nesting(
 
     assert changed.status_code == 200, changed.text
     assert (await api.get(f"{SERVICE}/env")).json() == {"TRICKY": value}
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("xn--80ak6aa92e", "letters that look Latin"),  # "apple" in Cyrillic letters
+        ("xn--pple-43d", "mixes scripts"),  # Cyrillic a, Latin pple
+        ("xn--paypl-7ve", "mixes scripts"),  # "paypal" with a Cyrillic a
+        ("xn--ls8h", "may not hold"),  # a pile of poo: a symbol
+        ("xn--a-b", "not punycode"),
+    ],
+)
+async def test_punycode_lookalike_project_and_service_names_are_refused(
+    api: httpx.AsyncClient, shop: None, static_repo: Path, name: str, reason: str
+) -> None:
+    project = await api.post("/api/v1/projects", json={"name": name})
+    service = await api.post(
+        "/api/v1/projects/shop/services", json={"name": name, "source": {"git": str(static_repo)}}
+    )
+
+    assert reason in _problem(project, 422)
+    assert reason in _problem(service, 422)
+    assert (await api.get(f"/api/v1/projects/{name}")).status_code == 404
+    assert (await api.get(f"/api/v1/projects/shop/services/{name}")).status_code == 404
+
+
+async def test_a_punycode_name_of_one_script_is_a_name_like_any_other(
+    api: httpx.AsyncClient, shop: None
+) -> None:
+    made = await api.post("/api/v1/projects", json={"name": "xn--mnchen-3ya"})  # münchen
+
+    assert made.status_code == 201, made.text

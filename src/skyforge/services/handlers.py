@@ -6,6 +6,7 @@ from skyforge.deploys.events import ReleaseCreated
 from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Conflict, Invalid, NotFound
 from skyforge.kernel.ids import new_id
+from skyforge.kernel.names import new_name
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
 from skyforge.services.events import (
     ConfigVarsChanged,
@@ -34,6 +35,7 @@ async def create_service(
     cmd: CreateService, uow: ServicesUnitOfWork, find_project: FindProject
 ) -> Service:
     """Register a service built from a git source."""
+    new_name(cmd.name, "service name")
     project = await find_project(cmd.project)
     source = GitSource(validate_git_url(cmd.git), validate_branch(cmd.branch))
     at = now()
