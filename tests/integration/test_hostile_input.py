@@ -86,3 +86,50 @@ async def test_a_punycode_name_of_one_script_is_a_name_like_any_other(
     made = await api.post("/api/v1/projects", json={"name": "xn--mnchen-3ya"})  # münchen
 
     assert made.status_code == 201, made.text
+
+
+RUNTIME_NAMES = [
+    "PATH",
+    "HOME",
+    "PORT",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "DYLD_INSERT_LIBRARIES",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "NODE_OPTIONS",
+    "BASH_ENV",
+    "ENV",
+    "IFS",
+    "SKYFORGE_RELEASE",
+    "SKYFORGE_ANYTHING",
+]
+
+
+@pytest.mark.parametrize("name", RUNTIME_NAMES)
+async def test_config_vars_and_secrets_that_would_break_the_runtime_are_refused(
+    api: httpx.AsyncClient, shop: None, name: str
+) -> None:
+    as_var = await api.patch(f"{SERVICE}/env", json={name: "/tmp/evil"})
+    as_secret = await api.put(f"/api/v1/projects/shop/secrets/{name}", json={"value": "/tmp/evil"})
+
+    for response, what in ((as_var, "config var"), (as_secret, "secret")):
+        detail = _problem(response, 422)
+        assert f"{what} {name} is reserved" in detail
+        assert "LD_*" in detail and "NODE_OPTIONS" in detail  # the rule, named
+    assert (await api.get(f"{SERVICE}/env")).json() == {}
+    assert (await api.get("/api/v1/projects/shop/secrets")).json()["items"] == []
+
+
+async def test_names_near_the_reserved_ones_are_ordinary_config_vars(
+    api: httpx.AsyncClient, shop: None
+) -> None:
+    names = {"NODE_ENV": "production", "PYTHONUNBUFFERED": "1", "MY_PATH": "/x", "path": "y"}
+
+    changed = await api.patch(f"{SERVICE}/env", json=names)
+    secret = await api.put("/api/v1/projects/shop/secrets/OLD_LD_FLAGS", json={"value": "-O2"})
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == names
+    assert secret.status_code == 201, secret.text

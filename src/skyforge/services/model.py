@@ -6,13 +6,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from skyforge.kernel import envnames
 from skyforge.kernel.errors import Invalid
 from skyforge.kernel.names import dns_label
 
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _PROCESS_TYPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
 _HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,254}$")
-RESERVED_VARS = frozenset({"PORT", "HOME", "SKYFORGE_PROCESS", "SKYFORGE_RELEASE"})
 MAX_VALUE_BYTES = 32 * 1024
 # Process types that never run continuously: `release` runs once per release.
 ONE_OFF_TYPES = frozenset({"release"})
@@ -25,10 +24,11 @@ class GitSource:
 
 
 def check_var_name(name: str) -> str:
-    if not isinstance(name, str) or not _VAR_NAME.fullmatch(name):
+    if not isinstance(name, str) or not envnames.VALID.fullmatch(name):
         raise Invalid(f"config var name {name!r} must match [A-Za-z_][A-Za-z0-9_]*")
-    if name in RESERVED_VARS or name.startswith("SKYFORGE_"):
-        raise Invalid(f"config var {name} is set by SkyForge and cannot be changed")
+    refused = envnames.refusal(name, "config var")
+    if refused is not None:
+        raise Invalid(refused)
     return name
 
 
