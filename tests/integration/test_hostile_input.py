@@ -133,3 +133,24 @@ async def test_names_near_the_reserved_ones_are_ordinary_config_vars(
     assert changed.status_code == 200, changed.text
     assert changed.json() == names
     assert secret.status_code == 201, secret.text
+
+
+@pytest.mark.parametrize(
+    "body", [{"branch": "dev"}, {"commit": "0" * 40}, {"relase": 1}, [], "main", 3]
+)
+async def test_a_deploy_request_with_unknown_fields_is_a_422_and_deploys_nothing(
+    api: httpx.AsyncClient, shop: None, body: object
+) -> None:
+    refused = await api.post(f"{SERVICE}/deploys", json=body)
+
+    _problem(refused, 422)
+    assert (await api.get(f"{SERVICE}/deploys")).json()["items"] == []
+
+
+async def test_a_deploy_request_without_a_body_or_with_an_empty_one_is_queued(
+    api: httpx.AsyncClient, shop: None
+) -> None:
+    bare = await api.post(f"{SERVICE}/deploys")
+    empty = await api.post(f"{SERVICE}/deploys", json={})
+
+    assert bare.status_code == empty.status_code == 202, (bare.text, empty.text)
