@@ -119,6 +119,20 @@ async def test_config_vars_make_a_new_release_and_rollback_restores_the_old_conf
     assert (await shop.get(f"{SVC}/web/env")).json() == {"GREETING": "hi"}
 
 
+async def test_a_rollback_with_nothing_before_says_so(shop: httpx.AsyncClient) -> None:
+    never = await shop.post(f"{SVC}/web/rollback")
+    await deploy(shop)
+    first = await shop.post(f"{SVC}/web/rollback")
+
+    for refused in (never, first):
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "nothing" in refused.json()["detail"]
+    assert "first release" in first.json()["detail"]
+    assert (await shop.post(f"{SVC}/web/rollback", json={"release": 0})).status_code == 422
+    assert (await shop.post(f"{SVC}/web/rollback", json={"release": 7})).status_code == 404
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -103,10 +103,15 @@ async def roll_back(cmd: RollBack, uow: DeploysUnitOfWork, find_service: FindSer
     """Queue a new release made of an earlier release's build and config."""
     service = await find_service(cmd.project, cmd.service)
     async with uow:
+        # The current release is the one serving: recorded the moment traffic reached it.
         current = await uow.releases.current(service.id)
         if current is None:
-            raise Conflict("the service has no release to roll back from")
-        version = cmd.release if cmd.release is not None else current.version - 1
+            raise Conflict("the service has no release yet: there is nothing to roll back to")
+        version = cmd.release
+        if version is None:
+            if current.version == 1:
+                raise Conflict("v1 is the service's first release: there is nothing before it")
+            version = current.version - 1
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise Invalid("release must be a positive release number")
         target = await uow.releases.by_version(service.id, version)
@@ -293,27 +298,37 @@ async def _rollout(
             async with _step("release phase", p.release_timeout):
                 await p.deployer.release_phase(service, release, build, log, secrets)
     log(f"-----> Rolling out v{version}")
+    recorded = False
+
+    async def record() -> None:
+        """The release is the current one from the moment it serves."""
+        nonlocal recorded
+        if recorded:
+            return
+        recorded = True
+        async with p.uow() as uow:
+            await uow.releases.add(release)
+            uow.emit(
+                ReleaseCreated(
+                    project=service.project,
+                    service=service.name,
+                    release=version,
+                    description=description,
+                    service_id=service.id,
+                    release_id=release.id,
+                    rollback=deploy.kind == "rollback",
+                )
+            )
+            stored = await uow.deploys.get(deploy.id)
+            if stored is not None:
+                stored.release_id = release.id
+                await uow.deploys.save(stored)
+            await uow.commit()
+
     with tracing.span("rollout", release=version):
         async with _step("rollout", p.rollout_timeout):
-            await p.deployer.rollout(service, release, build, log, secrets)
-    async with p.uow() as uow:
-        await uow.releases.add(release)
-        uow.emit(
-            ReleaseCreated(
-                project=service.project,
-                service=service.name,
-                release=version,
-                description=description,
-                service_id=service.id,
-                release_id=release.id,
-                rollback=deploy.kind == "rollback",
-            )
-        )
-        stored = await uow.deploys.get(deploy.id)
-        if stored is not None:
-            stored.release_id = release.id
-            await uow.deploys.save(stored)
-        await uow.commit()
+            await p.deployer.rollout(service, release, build, log, secrets, on_switched=record)
+    await record()  # a runtime that never said when traffic moved
     return release
 
 

@@ -100,6 +100,9 @@ SecretValues = Callable[[ServiceRef, dict[str, int]], Awaitable[dict[str, str]]]
 ServicesOf = Callable[[str, str | None], Awaitable[list[ServiceRef]]]  # (project, service?)
 
 
+Switched = Callable[[], Awaitable[None]]
+
+
 class Deployer(Protocol):
     """Runs releases (a runtime, seen from deploys). Failures raise kernel StepFailed."""
 
@@ -119,4 +122,8 @@ class Deployer(Protocol):
         build: BuildRef,
         log: LogSink,
         secrets: Mapping[str, str] | None = None,
-    ) -> None: ...
+        on_switched: Switched | None = None,
+    ) -> None:
+        """Make the release the running one; `on_switched` is awaited once traffic reaches it
+        (before the old instances drain), or not at all when traffic did not move."""
+        ...
