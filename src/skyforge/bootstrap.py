@@ -88,6 +88,7 @@ def service_ref(s: Service) -> ServiceRef:
         dict(s.config),
         dict(s.scale),
         s.health_check_path,
+        s.config_version,
     )
 
 

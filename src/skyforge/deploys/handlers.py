@@ -61,8 +61,9 @@ async def _queue(
     kind: str,
     target: Release | None = None,
     source: SourceOverride | None = None,
+    config: dict[str, str] | None = None,
 ) -> Deploy:
-    deploy = Deploy(new_id(), service.id, kind, QUEUED, now())
+    deploy = Deploy(new_id(), service.id, kind, QUEUED, now(), config=config)
     if target is not None:
         deploy.target_release_id = target.id
     if source is not None:
@@ -144,14 +145,16 @@ async def cancel_deploy(
 async def on_config_changed(
     event: ConfigVarsChanged, uow: DeploysUnitOfWork, service_by_id: ServiceById
 ) -> None:
-    """Config vars changed: roll out a new release of the current build (if there is one)."""
+    """Config vars changed: roll out a new release of the current build (if there is one),
+    with the config vars as this change left them."""
     service = await service_by_id(event.service_id)
-    if service is None:
+    if service is None or service.config_version != event.version:
+        # Changed again before this ran: that change's own event queues the release.
         return
     async with uow:
         if await uow.releases.current(service.id) is None:
             return  # never deployed: the first deploy picks the config up
-        await _queue(uow, service, "config")
+        await _queue(uow, service, "config", config=dict(service.config))
         await uow.commit()
 
 
@@ -163,7 +166,7 @@ async def on_secret_changed(
     async with uow:
         for service in concerned:
             if await uow.releases.current(service.id) is not None:
-                await _queue(uow, service, "config")
+                await _queue(uow, service, "config", config=dict(service.config))
         await uow.commit()
 
 
@@ -254,7 +257,7 @@ async def _artifact(
             description = f"Rollback to v{source.version}" if source else ""
         else:
             source = await uow.releases.current(service.id)
-            config = dict(service.config)
+            config = dict(deploy.config if deploy.config is not None else service.config)
             description = _what_changed(source, config, refs)
     if source is None:
         raise StepFailed("the release to start from no longer exists")

@@ -55,6 +55,7 @@ class ServiceRef:
     config: dict[str, str]
     scale: dict[str, int]
     health_check_path: str | None
+    config_version: int = 0
 
     @property
     def key(self) -> str:

@@ -33,3 +33,5 @@ class SetConfigVars(Command):
     project: str
     name: str
     changes: dict[str, str | None]
+    # If-Match: the config versions the caller last saw; None: change whatever is there.
+    expected_versions: frozenset[int] | None = None

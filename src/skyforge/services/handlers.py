@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from skyforge.deploys.events import ReleaseCreated
 from skyforge.kernel.clock import now
-from skyforge.kernel.errors import Conflict, Invalid, NotFound
+from skyforge.kernel.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from skyforge.kernel.ids import new_id
 from skyforge.kernel.names import new_name
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
@@ -104,10 +104,20 @@ async def delete_service(cmd: DeleteService, uow: ServicesUnitOfWork) -> None:
         await uow.commit()
 
 
-async def set_config_vars(cmd: SetConfigVars, uow: ServicesUnitOfWork) -> dict[str, str]:
+async def set_config_vars(cmd: SetConfigVars, uow: ServicesUnitOfWork) -> Service:
     """Set/unset config vars (None unsets); a change rolls out a new release."""
     async with uow:
-        service = await _get(uow, cmd.project, cmd.name)
+        service = await uow.services.get(cmd.project, cmd.name, for_update=True)
+        if service is None:
+            raise NotFound(f"no service named {cmd.name!r} in project {cmd.project!r}")
+        if (
+            cmd.expected_versions is not None
+            and service.config_version not in cmd.expected_versions
+        ):
+            raise PreconditionFailed(
+                f"the config vars changed since you read them: they are at version "
+                f"{service.config_version} now; read them again (GET .../env) and retry"
+            )
         if service.change_config(cmd.changes):
             service.updated_at = now()
             await uow.services.save(service)
@@ -117,10 +127,11 @@ async def set_config_vars(cmd: SetConfigVars, uow: ServicesUnitOfWork) -> dict[s
                     service=cmd.name,
                     service_id=service.id,
                     names=tuple(sorted(cmd.changes)),
+                    version=service.config_version,
                 )
             )
             await uow.commit()
-    return service.config
+    return service
 
 
 async def on_release_created(
@@ -133,10 +144,10 @@ async def on_release_created(
     if config is None:
         return
     async with uow:
-        service = await uow.services.get(event.project, event.service)
-        if service is None or service.config == config:
+        service = await uow.services.get(event.project, event.service, for_update=True)
+        if service is None or not service.replace_config(config):
             return
-        service.config, service.updated_at = dict(config), now()
+        service.updated_at = now()
         await uow.services.save(service)
         uow.emit(ServiceUpdated(project=event.project, service=event.service, fields=("config",)))
         await uow.commit()

@@ -59,6 +59,7 @@ class Service:
     scale: dict[str, int] = field(default_factory=dict)
     health_check_path: str | None = None
     config: dict[str, str] = field(default_factory=dict)
+    config_version: int = 0  # +1 at every change of `config`
 
     def __post_init__(self) -> None:
         dns_label(self.name, "service name")
@@ -84,9 +85,15 @@ class Service:
                 new.pop(name, None)
             else:
                 new[name] = check_var_value(name, value)
-        changed = new != self.config
-        self.config = new
-        return changed
+        return self.replace_config(new)
+
+    def replace_config(self, config: dict[str, str]) -> bool:
+        """Make `config` the config vars (a rollback brings a release's back); True if changed."""
+        if config == self.config:
+            return False
+        self.config = dict(config)
+        self.config_version += 1
+        return True
 
     def change_scale(self, scale: dict[str, int], max_instances: int) -> None:
         """Set instance counts per process type (0 stops a type)."""

@@ -170,6 +170,8 @@ services = Table(
     Column("health_check_path", String(255)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # +1 at every change of the config vars: the env's ETag.
+    Column("config_version", Integer, nullable=False, server_default="0"),
     UniqueConstraint("project_id", "name"),
 )
 
@@ -250,6 +252,7 @@ deploys = Table(
     Column("build_id", ID),
     Column("release_id", ID),
     Column("target_release_id", ID),
+    # A config deploy's snapshot of the config vars it releases (the name predates that use).
     Column("config_changes", JSON),
     Column("error", Text),
     Column("cancel_requested", Boolean, nullable=False, default=False),

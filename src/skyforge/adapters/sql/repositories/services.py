@@ -31,8 +31,10 @@ class SqlServiceRepository(SqlRepository):
         await self.conn.execute(delete(config_vars).where(config_vars.c.service_id == service.id))
         await self._write_config(service)
 
-    async def get(self, project: str, name: str) -> Service | None:
+    async def get(self, project: str, name: str, *, for_update: bool = False) -> Service | None:
         query = select(services).where(services.c.project_name == project, services.c.name == name)
+        if for_update:  # a config change reads, compares the version and writes: one at a time
+            query = query.with_for_update()
         found = await self._load(query)
         return found[0] if found else None
 
@@ -60,6 +62,7 @@ class SqlServiceRepository(SqlRepository):
             "scale": service.scale,
             "health_check_path": service.health_check_path,
             "updated_at": service.updated_at,
+            "config_version": service.config_version,
         }
 
     async def _write_config(self, service: Service) -> None:
@@ -96,6 +99,7 @@ class SqlServiceRepository(SqlRepository):
                 scale=dict(r.scale or {}),
                 health_check_path=r.health_check_path,
                 config=config[r.id],
+                config_version=r.config_version,
             )
             for r in rows
         ]
