@@ -89,6 +89,7 @@ def service_ref(s: Service) -> ServiceRef:
         dict(s.scale),
         s.health_check_path,
         s.config_version,
+        s.withhold_secrets,
     )
 
 

@@ -99,6 +99,7 @@ def service_doc(s: Service | None) -> dict[str, Any] | None:
         "updated_at": s.updated_at.isoformat(),
         "scale": s.scale,
         "health_check_path": s.health_check_path,
+        "withhold_secrets": s.withhold_secrets,
     }
 
 
@@ -114,4 +115,5 @@ def service(doc: dict[str, Any]) -> Service:
         updated_at=datetime.fromisoformat(doc["updated_at"]),
         scale=dict(doc["scale"]),
         health_check_path=doc["health_check_path"],
+        withhold_secrets=bool(doc.get("withhold_secrets", False)),
     )

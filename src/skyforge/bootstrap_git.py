@@ -98,9 +98,11 @@ class _Services:
     def check_branch(self, branch: str) -> str:
         return validate_branch(branch)
 
-    async def create_preview(self, parent: ServiceInfo, name: str, branch: str) -> ServiceInfo:
+    async def create_preview(
+        self, parent: ServiceInfo, name: str, branch: str, *, fork: bool
+    ) -> ServiceInfo:
         created: Service = await self.send(
-            CreateService(parent.project, name, parent.git_url, branch)
+            CreateService(parent.project, name, parent.git_url, branch, withhold_secrets=fork)
         )
         if parent.config:
             await self.send(SetConfigVars(parent.project, name, dict(parent.config)))

@@ -165,6 +165,8 @@ async def on_secret_changed(
     concerned = await services_of(event.project, event.service)
     async with uow:
         for service in concerned:
+            if service.withhold_secrets:
+                continue  # a fork's preview: secrets never reach it, nothing to release
             if await uow.releases.current(service.id) is not None:
                 await _queue(uow, service, "config", config=dict(service.config))
         await uow.commit()
@@ -234,6 +236,8 @@ async def _artifact(
     """The build, config vars and secret references of the release to make."""
     # Taken before the build, like the config vars: a later change queues its own deploy.
     refs = await p.secret_refs(service) if deploy.kind != "rollback" else {}
+    if service.withhold_secrets:
+        refs = {}  # a fork's code: not one secret of the project reaches it
     if deploy.kind == "build":
         pushed = None
         if deploy.source_url is not None:

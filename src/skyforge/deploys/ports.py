@@ -56,6 +56,7 @@ class ServiceRef:
     scale: dict[str, int]
     health_check_path: str | None
     config_version: int = 0
+    withhold_secrets: bool = False  # a fork's preview: its releases reference no secret
 
     @property
     def key(self) -> str:

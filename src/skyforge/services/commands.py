@@ -10,6 +10,7 @@ class CreateService(Command):
     git: str
     branch: str = "main"
     health_check_path: str | None = None
+    withhold_secrets: bool = False  # a preview of a fork's pull request
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ async def create_service(
         created_at=at,
         updated_at=at,
         health_check_path=cmd.health_check_path,
+        withhold_secrets=cmd.withhold_secrets,
     )
     async with uow:
         if await uow.services.get(cmd.project, cmd.name) is not None:

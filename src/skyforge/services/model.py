@@ -60,6 +60,8 @@ class Service:
     health_check_path: str | None = None
     config: dict[str, str] = field(default_factory=dict)
     config_version: int = 0  # +1 at every change of `config`
+    # Runs code nobody with access vouched for (a fork's pull request): gets no secret at all.
+    withhold_secrets: bool = False
 
     def __post_init__(self) -> None:
         dns_label(self.name, "service name")

@@ -172,6 +172,8 @@ services = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # +1 at every change of the config vars: the env's ETag.
     Column("config_version", Integer, nullable=False, server_default="0"),
+    # A preview of a pull request from a fork: no secret ever reaches it.
+    Column("withhold_secrets", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("project_id", "name"),
 )
 

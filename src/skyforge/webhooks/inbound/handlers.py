@@ -172,7 +172,7 @@ async def _open_preview(
         known = await uow.previews.get(parent.id, pull.number)
     preview = await services.by_id(known.service_id) if known else None
     if preview is None:
-        preview = await services.create_preview(parent, name, pull.branch)
+        preview = await services.create_preview(parent, name, pull.branch, fork=pull.fork)
         async with uow:
             if known is not None:
                 await uow.previews.delete(known.service_id)

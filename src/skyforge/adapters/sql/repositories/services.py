@@ -19,6 +19,7 @@ class SqlServiceRepository(SqlRepository):
                 environment_id=service.environment_id,
                 name=service.name,
                 created_at=service.created_at,
+                withhold_secrets=service.withhold_secrets,
                 **self._fields(service),
             )
         )
@@ -100,6 +101,7 @@ class SqlServiceRepository(SqlRepository):
                 health_check_path=r.health_check_path,
                 config=config[r.id],
                 config_version=r.config_version,
+                withhold_secrets=bool(r.withhold_secrets),
             )
             for r in rows
         ]
