@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -304,7 +306,8 @@ outbox = Table(
     Column("actor", String(320)),  # who caused it; NULL when SkyForge itself did
 )
 
-# Custom domains: a hostname belongs to one service of the whole platform.
+# Custom domains: a hostname is claimed once per project; the first claim verified is the only
+# one ready (the edge routes it), platform-wide.
 domains = Table(
     "domains",
     metadata,
@@ -313,13 +316,21 @@ domains = Table(
     Column("project_name", String(63), nullable=False),
     Column("service_id", ID, _fk("services"), nullable=False, index=True),
     Column("service_name", String(63), nullable=False),
-    Column("hostname", String(255), nullable=False, unique=True),
+    Column("hostname", String(255), nullable=False),
     Column("token", String(128), nullable=False),
     Column("redirect_https", Boolean, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("verified_at", DateTime(timezone=True)),
+    UniqueConstraint("hostname", "project_id", name="uq_domains_hostname_project"),
+    Index(
+        "uq_domains_ready_hostname",
+        "hostname",
+        unique=True,
+        sqlite_where=text("status = 'ready'"),
+        postgresql_where=text("status = 'ready'"),
+    ),
 )
 
 # Managed databases: the connection URL only ever sealed (envelope, the secrets' master keys).
