@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from skyforge.adapters.builders.stack import StackBuilder
+from skyforge.adapters.crypto.blobs import SealedBytes
 from skyforge.adapters.crypto.jwt import JwtSigner
 from skyforge.adapters.crypto.passwords import Argon2Hasher
 from skyforge.adapters.git.fetcher import GitFetcher
@@ -17,6 +18,7 @@ from skyforge.adapters.ratelimit import (
     RedisRateLimiter,
 )
 from skyforge.adapters.sql.engine import make_engine, migrate
+from skyforge.adapters.sql.idempotency import SqlIdempotencyStore
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
 from skyforge.bootstrap_adapters import edge_of, limiter_of, login_throttle_of, oidc_of, runtime_of
@@ -130,6 +132,10 @@ class Platform:
         self.databases.after_rotation.append(self.webhooks.reseal)
         self.databases.other_keys.append(self.git.key_ids_in_use)
         self.databases.after_rotation.append(self.git.reseal)
+        # Idempotency-Key answers, kept sealed for 24 h (they may show a secret once).
+        self.idempotency = SqlIdempotencyStore(self.engine, SealedBytes(self.secrets.vault))
+        self.databases.other_keys.append(self.idempotency.key_ids_in_use)
+        self.databases.after_rotation.append(self.idempotency.reseal)
         self.jobs = JobRunner(
             self.store, {deploys.JOB_KIND: _DeployJob(self), **self.databases.jobs()}
         )

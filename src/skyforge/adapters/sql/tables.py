@@ -459,3 +459,17 @@ log_drains = Table(
     Column("locked_by", String(100)),
     Column("locked_until", DateTime(timezone=True)),
 )
+
+# Idempotency-Key: a caller's POST and the answer it got (status NULL: still running), replayed
+# to the same caller for the same key; the body sealed under the secrets' master keys.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("caller", String(64), primary_key=True),  # a digest of the user's id
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # method, path, query and body
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("status", Integer),
+    Column("headers", JSON),
+    Column("body", LargeBinary),
+)
