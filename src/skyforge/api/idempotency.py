@@ -32,10 +32,12 @@ class IdempotencyMiddleware:
         self.app, self.store, self.caller = app, store, caller
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
         key = headers.get(HEADER)
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or scope["method"] != "POST" or key is None:
+        if key is None:
             return await self.app(scope, receive, send)
         if not path.startswith("/api/v1/") or path.startswith("/api/v1/auth/"):
             return await self.app(scope, receive, send)
