@@ -154,3 +154,36 @@ async def test_a_deploy_request_without_a_body_or_with_an_empty_one_is_queued(
     empty = await api.post(f"{SERVICE}/deploys", json={})
 
     assert bare.status_code == empty.status_code == 202, (bare.text, empty.text)
+
+
+async def test_a_method_a_path_does_not_take_is_405_naming_every_method_it_takes(
+    api: httpx.AsyncClient, shop: None
+) -> None:
+    for method, path, allowed in [
+        ("OPTIONS", "/api/v1/projects", "GET, POST"),
+        ("PUT", SERVICE, "DELETE, GET, PATCH"),
+        ("TRACE", f"{SERVICE}/env", "GET, PATCH"),
+    ]:
+        response = await api.request(method, path)
+        _problem(response, 405)
+        assert response.headers["allow"] == allowed, path
+
+
+async def test_every_operation_documents_its_errors_as_problem_json(
+    api: httpx.AsyncClient,
+) -> None:
+    spec = (await api.get("/openapi.json")).json()
+
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status in ("401", "403", "404", "409", "413", "422", "429"):
+                documented = operation["responses"][status]["content"]
+                assert list(documented) == ["application/problem+json"], (method, path, status)
+    assert spec["components"]["schemas"]["Problem"]["required"] == [
+        "type",
+        "title",
+        "status",
+        "detail",
+    ]
+    env = spec["paths"]["/api/v1/projects/{project}/services/{service}/env"]["patch"]
+    assert "412" in env["responses"]

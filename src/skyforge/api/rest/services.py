@@ -153,7 +153,10 @@ async def get_env(project: str, service: str, platform: PlatformDep) -> JSONResp
     "/{service}/env",
     response_model=dict[str, str],
     dependencies=[Depends(allow("config.write"))],
-    responses={200: {"headers": {"ETag": {"description": "the config version now"}}}},
+    responses={
+        200: {"headers": {"ETag": {"description": "the config version now"}}},
+        412: {"description": "If-Match names a version that is no longer the current one"},
+    },
 )
 async def patch_env(
     project: str,
