@@ -69,12 +69,12 @@ def install(app: FastAPI) -> None:
 
 
 def _complete(responses: dict[str, Any]) -> None:
-    for status, description in ERRORS.items():
-        responses.setdefault(str(status), {"description": description})
+    for code, description in ERRORS.items():
+        responses.setdefault(str(code), {"description": description})
     for status, response in responses.items():
         if status.isdigit() and 400 <= int(status) < 500:
             response["content"] = {PROBLEM: {"schema": _REF}}
-            if int(status) == 422:
+            if status == "422":
                 response["description"] = ERRORS[422]
-            if int(status) == 429:
+            if status == "429":
                 response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
