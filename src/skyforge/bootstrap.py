@@ -357,6 +357,7 @@ class Platform:
         await self.databases.check_keys(self.secrets.vault.key_ids())
         await self.webhooks.check_keys(self.secrets.vault.key_ids())
         await self.git.check_keys(self.secrets.vault.key_ids())
+        await self.idempotency.check_keys(self.secrets.vault.key_ids())
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skyforge.adapters.crypto.blobs import SealedBytes
+from skyforge.adapters.crypto.keyring import KeyringError
 from skyforge.adapters.sql.tables import idempotency_keys as keys
 from skyforge.kernel.clock import now
 from skyforge.kernel.idempotency import BUSY, MISMATCH, NEW, Claim, Stored
@@ -79,6 +80,15 @@ class SqlIdempotencyStore:
     async def key_ids_in_use(self) -> set[str]:
         """The master keys the kept answers need (a key rotation keeps them)."""
         return {self.cipher.key_id(body) for _c, _k, body in await self._bodies()}
+
+    async def check_keys(self, held: set[str]) -> None:
+        """Refuse to start when kept answers need a master key this instance lacks."""
+        missing = sorted(await self.key_ids_in_use() - held)
+        if missing:
+            raise KeyringError(
+                f"Idempotency-Key answers are sealed under master key(s) {', '.join(missing)} "
+                "which this instance does not have"
+            )
 
     async def reseal(self) -> int:
         """After a master key rotation: every kept answer under the active key; how many."""
