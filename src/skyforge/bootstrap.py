@@ -17,6 +17,7 @@ from skyforge.adapters.ratelimit import (
     RedisRateLimiter,
 )
 from skyforge.adapters.sql.engine import make_engine, migrate
+from skyforge.adapters.sql.idempotency import SqlIdempotencyStore
 from skyforge.adapters.sql.jobs import SqlJobStore
 from skyforge.adapters.sql.uow import SqlUnitOfWork
 from skyforge.bootstrap_adapters import (
@@ -100,6 +101,8 @@ def service_ref(s: Service) -> ServiceRef:
         dict(s.scale),
         s.health_check_path,
         dict(s.resources),
+        s.config_version,
+        s.withhold_secrets,
     )
 
 
@@ -157,6 +160,8 @@ class Platform:
         self.databases = DatabasesWiring(
             settings, self.uow, vault, self._send, lambda: self.jobs.wake()
         )
+        # Idempotency-Key answers, kept sealed for 24 h (they may show a secret once).
+        self.idempotency = SqlIdempotencyStore(self.engine, SealedBytes(vault))
         # Everything else sealed under the master keys: kept by a rotation, resealed after it,
         # checked at start.
         self.sealed: tuple[SealedPart, ...] = (
@@ -166,6 +171,7 @@ class Platform:
             self.logs,
             self.signing,
             self.records,
+            self.idempotency,
         )
         for part in self.sealed:
             self.databases.other_keys.append(part.key_ids_in_use)

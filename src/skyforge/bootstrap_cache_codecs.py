@@ -111,6 +111,7 @@ def service_doc(s: Service | None) -> dict[str, Any] | None:
         "scale": s.scale,
         "health_check_path": s.health_check_path,
         "resources": s.resources,
+        "withhold_secrets": s.withhold_secrets,
     }
 
 
@@ -127,4 +128,5 @@ def service(doc: dict[str, Any]) -> Service:
         scale=dict(doc["scale"]),
         health_check_path=doc["health_check_path"],
         resources=dict(doc.get("resources") or {}),
+        withhold_secrets=bool(doc.get("withhold_secrets", False)),
     )

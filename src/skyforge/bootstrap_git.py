@@ -17,6 +17,7 @@ from skyforge.secrets.ports import Vault
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars
 from skyforge.services.events import ServiceDeleted
 from skyforge.services.model import Service
+from skyforge.services.source import validate_branch
 from skyforge.webhooks.inbound import handlers
 from skyforge.webhooks.inbound.commands import (
     CreateInboundHook,
@@ -94,9 +95,21 @@ class _Services:
             service = await uow.services.by_id(service_id)
         return None if service is None else _info(service)
 
-    async def create_preview(self, parent: ServiceInfo, name: str, branch: str) -> ServiceInfo:
+    def check_branch(self, branch: str) -> str:
+        return validate_branch(branch)
+
+    async def create_preview(
+        self, parent: ServiceInfo, name: str, branch: str, *, fork: bool
+    ) -> ServiceInfo:
         created: Service = await self.send(
-            CreateService(parent.project, name, parent.git_url, branch, source_of=parent.name)
+            CreateService(
+                parent.project,
+                name,
+                parent.git_url,
+                branch,
+                source_of=parent.name,
+                withhold_secrets=fork,
+            )
         )
         if parent.config:
             await self.send(SetConfigVars(parent.project, name, dict(parent.config)))

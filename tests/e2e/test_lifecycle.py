@@ -164,3 +164,25 @@ def test_the_admin_token_is_generated_at_first_start_and_printed_once(tmp_path: 
         assert sum("Admin token" in line for line in sf.log().splitlines()) == 1
     finally:
         sf.stop()
+
+
+def test_a_rollback_right_after_a_config_change_went_live_returns_to_the_release_before(
+    tmp_path: Path,
+) -> None:
+    # The old instances drain for 5 s after traffic moved: the window the rollback lands in.
+    with SkyForge(tmp_path / "data").running(extra_env={"SKYFORGE_DRAIN_SECONDS": "5"}) as sf:
+        create_probe(sf, tmp_path)
+        api = sf.api()
+        assert api.patch(f"{SVC}/env", json={"GREETING": "hi"}).status_code == 200
+        live = sf.wait_for(HOST, lambda b: json.loads(b)["greeting"] == "hi")
+        assert json.loads(live)["release"] == "v2"
+
+        releases = api.get(f"{SVC}/releases").json()["items"]
+        back = api.post(f"{SVC}/rollback")
+
+        assert [(r["version"], r["current"]) for r in releases] == [(2, True), (1, False)]
+        assert back.status_code == 202, back.text
+        assert wait_deploy(api, "shop", "web", back.json()["id"])["status"] == "succeeded"
+        body = sf.wait_for(HOST, lambda b: json.loads(b)["greeting"] == "hello")
+        assert json.loads(body)["release"] == "v3"
+        assert api.get(f"{SVC}/releases").json()["items"][0]["description"] == "Rollback to v1"

@@ -19,6 +19,7 @@ from skyforge.adapters.dns import DnsTxtVerifier, FakeVerifier
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
 from skyforge.domains.ports import Verifiers
+from skyforge.domains.verification import Check, Outcome
 from skyforge.edge.base import Route
 from skyforge.edge.null import NullEdge
 
@@ -195,29 +196,82 @@ async def test_a_hostile_hostname_is_refused_and_nothing_changes(
     assert edge_of(platform).tokens == {}
 
 
-async def test_a_name_claimed_by_another_project_is_in_use_and_cannot_be_taken(
+OTHER = "/api/v1/projects/other/services/web/domains"
+
+
+def token_of(added: httpx.Response) -> str:
+    value: str = added.json()["verification"]["txt"]["value"]
+    return value.removeprefix("skyforge-verification=")
+
+
+async def test_a_pending_claim_does_not_block_another_projects_and_the_first_to_verify_wins(
+    shop: httpx.AsyncClient, platform: Platform
+) -> None:
+    dns = FakeVerifier()
+    platform.domains.verifiers = Verifiers(dns=dns, http=FakeVerifier())
+    squatter = await shop.post(OTHER, json={"hostname": "shop.example.com"})  # never verified
+    owner = await add(shop, "shop.example.com")
+    sibling = await shop.post(f"{P}/services/api/domains", json={"hostname": "shop.example.com"})
+    assert (squatter.status_code, owner.status_code) == (201, 201), owner.text
+    assert sibling.status_code == 409  # one claim per project
+    assert edge_of(platform).tokens == {}  # contested: the edge serves no one's HTTP token
+
+    dns.published["shop.example.com"] = token_of(owner)  # the owner's TXT record
+    verified = await verify(shop, "shop.example.com")
+    losing = await shop.post(f"{OTHER}/shop.example.com/verify")
+    late = await shop.post(OTHER, json={"hostname": "shop.example.com"})
+
+    assert verified.status_code == 200 and verified.json()["status"] == "ready", verified.text
+    assert "shop.example.com" in route_of(platform).hostnames
+    assert "shop.example.com" not in route_of(platform, "other.web").hostnames
+    for refused in (losing, late):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == "shop.example.com is already in use"
+    lost = (await shop.get(OTHER)).json()["items"]
+    assert [(d["hostname"], d["status"]) for d in lost] == [("shop.example.com", "failed")]
+    assert "already in use" in lost[0]["reason"]
+
+
+async def test_a_contested_name_is_proven_by_its_txt_record_only(
+    shop: httpx.AsyncClient, platform: Platform
+) -> None:
+    dns, http = FakeVerifier(), FakeVerifier()
+    platform.domains.verifiers = Verifiers(dns=dns, http=http)
+    squatter = await shop.post(OTHER, json={"hostname": "shop.example.com"})
+    owner = await add(shop, "shop.example.com")
+    # The name points at this edge, which would serve the token of whoever asked for it.
+    http.published["shop.example.com"] = token_of(squatter)
+
+    stolen = await shop.post(f"{OTHER}/shop.example.com/verify")
+    dns.published["shop.example.com"] = token_of(owner)
+    proven = await verify(shop, "shop.example.com")
+
+    assert stolen.status_code == 200 and stolen.json()["status"] != "ready", stolen.text
+    assert "only the DNS TXT record" in stolen.json()["reason"]
+    assert proven.json()["status"] == "ready", proven.text
+
+
+async def test_a_name_verified_by_another_project_is_in_use_and_cannot_be_taken(
     shop: httpx.AsyncClient, platform: Platform, fake: FakeVerifier
 ) -> None:
-    first = await shop.post(
-        "/api/v1/projects/other/services/web/domains", json={"hostname": "shop.example.com"}
-    )
+    first = await shop.post(OTHER, json={"hostname": "shop.example.com"})
+    fake.published["shop.example.com"] = token_of(first)
+    assert (await shop.post(f"{OTHER}/shop.example.com/verify")).json()["status"] == "ready"
+
     again = [await add(shop, spelling) for spelling in ("shop.example.com", "SHOP.example.com.")]
-    sibling = await shop.post(f"{P}/services/api/domains", json={"hostname": "shop.example.com"})
-    fake.published["shop.example.com"] = first.json()["verification"]["txt"]["value"][22:]
     stolen = await verify(shop, "shop.example.com")
     removed = await shop.delete(f"{DOMAINS}/shop.example.com")
 
-    assert first.status_code == 201
-    for refused in [*again, sibling]:
+    for refused in again:
         assert refused.status_code == 409
         assert refused.json()["detail"] == "shop.example.com is already in use"
         assert "other" not in refused.text
     assert (stolen.status_code, removed.status_code) == (404, 404)
-    other = (await shop.get("/api/v1/projects/other/services/web/domains")).json()["items"]
-    assert [(d["hostname"], d["status"]) for d in other] == [("shop.example.com", "pending")]
+    other = (await shop.get(OTHER)).json()["items"]
+    assert [(d["hostname"], d["status"]) for d in other] == [("shop.example.com", "ready")]
 
 
-async def test_two_projects_adding_one_name_at_once_get_it_once(
+async def test_two_services_of_one_project_adding_one_name_at_once_get_it_once(
     shop: httpx.AsyncClient,
 ) -> None:
     answers = await asyncio.gather(
@@ -228,7 +282,43 @@ async def test_two_projects_adding_one_name_at_once_get_it_once(
         )
     )
 
-    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409]
+    assert sorted(a.status_code for a in answers) == [201, 201, 409, 409]
+
+
+async def test_two_claims_verifying_at_once_make_one_winner(
+    shop: httpx.AsyncClient, platform: Platform, fake: FakeVerifier
+) -> None:
+    claims = [await shop.post(path, json={"hostname": "a.b.com"}) for path in (DOMAINS, OTHER)]
+    # Both proofs hold at once (a name server answering both tokens): the database decides.
+    platform.domains.verifiers = Verifiers(dns=_Both([token_of(c) for c in claims]), http=fake)
+
+    answers = await asyncio.gather(
+        shop.post(f"{DOMAINS}/a.b.com/verify"), shop.post(f"{OTHER}/a.b.com/verify")
+    )
+
+    statuses = sorted(str(a.json().get("status", a.status_code)) for a in answers)
+    assert statuses in (["failed", "ready"], ["409", "ready"]), [a.text for a in answers]
+    ready = [
+        d
+        for path in (DOMAINS, OTHER)
+        for d in (await shop.get(path)).json()["items"]
+        if d["status"] == "ready"
+    ]
+    assert len(ready) == 1
+
+
+class _Both(FakeVerifier):
+    """A proof that holds for every token listed."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        super().__init__()
+        self.tokens = tokens
+
+    async def verify(self, hostname: str, token: str) -> Check:
+        await asyncio.sleep(0)
+        if token in self.tokens:
+            return Check(Outcome.VERIFIED, f"{hostname} publishes the token")
+        return Check(Outcome.MISSING, "no")
 
 
 async def test_a_domain_of_a_missing_service_or_an_unknown_hostname_is_not_found(

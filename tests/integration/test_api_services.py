@@ -119,6 +119,77 @@ async def test_config_vars_make_a_new_release_and_rollback_restores_the_old_conf
     assert (await shop.get(f"{SVC}/web/env")).json() == {"GREETING": "hi"}
 
 
+async def test_two_quick_config_changes_make_two_releases_each_with_its_own_change(
+    shop: httpx.AsyncClient, platform: Platform
+) -> None:
+    await deploy(shop)
+    await platform.jobs.stop()  # the workers are busy: both changes wait in the queue
+    try:
+        assert (await shop.patch(f"{SVC}/web/env", json={"A": "1"})).status_code == 200
+        assert (await shop.patch(f"{SVC}/web/env", json={"B": "2"})).status_code == 200
+    finally:
+        platform.jobs.start()
+    queued = (await shop.get(f"{SVC}/web/deploys")).json()["items"][:2]
+    done = [await wait_deploy(shop, d["id"]) for d in reversed(queued)]
+
+    assert [(d["kind"], d["status"], d["release"]) for d in done] == [
+        ("config", "succeeded", 2),
+        ("config", "succeeded", 3),
+    ]
+    releases = (await shop.get(f"{SVC}/web/releases")).json()["items"]
+    assert [(r["version"], r["config_names"]) for r in releases] == [
+        (3, ["A", "B"]),
+        (2, ["A"]),
+        (1, []),
+    ]
+    runtime = platform.runtime
+    assert isinstance(runtime, NullRuntime)
+    assert [r.env.get("A") for r in runtime.rollouts[-2:]] == ["1", "1"]
+    assert [r.env.get("B") for r in runtime.rollouts[-2:]] == [None, "2"]
+
+
+async def test_the_env_has_an_etag_and_a_stale_if_match_is_refused_with_412(
+    shop: httpx.AsyncClient,
+) -> None:
+    env = f"{SVC}/web/env"
+    first = await shop.get(env)
+    tag = first.headers["etag"]
+
+    changed = await shop.patch(env, json={"A": "1"}, headers={"If-Match": tag})
+    stale = await shop.patch(env, json={"A": "2"}, headers={"If-Match": tag})
+    unparsable = await shop.patch(env, json={"A": "3"}, headers={"If-Match": "nonsense"})
+    fresh = await shop.patch(env, json={"A": "4"}, headers={"If-Match": changed.headers["etag"]})
+    anything = await shop.patch(env, json={"B": "5"}, headers={"If-Match": "*"})
+    unconditional = await shop.patch(env, json={"C": "6"})
+
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] != tag
+    for refused in (stale, unparsable):
+        assert refused.status_code == 412, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "changed" in refused.json()["detail"]
+    assert fresh.status_code == anything.status_code == unconditional.status_code == 200
+    now = await shop.get(env)
+    assert now.json() == {"A": "4", "B": "5", "C": "6"}
+    assert now.headers["etag"] == unconditional.headers["etag"]
+    same = await shop.patch(env, json={"C": "6"}, headers={"If-Match": now.headers["etag"]})
+    assert same.status_code == 200 and same.headers["etag"] == now.headers["etag"]  # no change
+
+
+async def test_a_rollback_with_nothing_before_says_so(shop: httpx.AsyncClient) -> None:
+    never = await shop.post(f"{SVC}/web/rollback")
+    await deploy(shop)
+    first = await shop.post(f"{SVC}/web/rollback")
+
+    for refused in (never, first):
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "nothing" in refused.json()["detail"]
+    assert "first release" in first.json()["detail"]
+    assert (await shop.post(f"{SVC}/web/rollback", json={"release": 0})).status_code == 422
+    assert (await shop.post(f"{SVC}/web/rollback", json={"release": 7})).status_code == 404
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -14,6 +14,10 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from tests.support import eventually
+
+from skyforge.bootstrap import Platform
+from skyforge.runtimes.null import NullRuntime
 
 SERVICE = "/api/v1/projects/shop/services/web"
 
@@ -344,3 +348,116 @@ async def test_github_hook_secrets_survive_master_key_rotations(
 
     assert delivery.status_code == 202, delivery.text
     assert rotated.json()["retired"]
+
+
+async def test_a_signed_delivery_nested_100000_deep_is_refused_not_a_500(
+    api: httpx.AsyncClient, shop: Path
+) -> None:
+    hook = await make_hook(api, "github")
+    deep = github(hook, "push", {})
+    deep["content"] = b'{"ref":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    deep["headers"]["X-Hub-Signature-256"] = (
+        "sha256=" + hmac.new(hook["secret"].encode(), deep["content"], hashlib.sha256).hexdigest()
+    )
+    form = urlencode({"payload": "[" * 100_000 + "]" * 100_000}).encode()
+    deep_form = github(hook, "push", {})
+    deep_form["content"] = form
+    deep_form["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+    deep_form["headers"]["X-Hub-Signature-256"] = (
+        "sha256=" + hmac.new(hook["secret"].encode(), form, hashlib.sha256).hexdigest()
+    )
+
+    for delivery in (deep, deep_form):
+        refused = await api.post("/hooks/" + hook["id"], **delivery)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "nested" in refused.json()["detail"]
+    assert (await api.get(f"{SERVICE}/deploys")).json()["items"] == []
+
+
+async def test_a_pull_request_update_to_an_invalid_head_branch_is_refused_by_the_hook(
+    api: httpx.AsyncClient, shop: Path
+) -> None:
+    hook = await make_hook(api, "github")
+    sha = branch_with_commit(shop, "feature", {"index.html": "<h1>preview</h1>\n"})
+    hook_path = "/hooks/" + hook["id"]
+    opened = await api.post(
+        hook_path, **github(hook, "pull_request", github_pull("opened", 5, "feature", sha))
+    )
+    assert opened.status_code == 202, opened.text
+    assert (await finished(api, "web-pr-5", opened.json()["deploy_id"]))["status"] == "succeeded"
+
+    for branch in ("--upload-pack=touch /tmp/x", "bad..branch", "feature.lock", "a b"):
+        updated = await api.post(
+            hook_path, **github(hook, "pull_request", github_pull("synchronize", 5, branch, sha))
+        )
+        assert updated.status_code == 422, updated.text
+        assert "branch" in updated.json()["detail"]
+    deploys = (await api.get("/api/v1/projects/shop/services/web-pr-5/deploys")).json()["items"]
+    assert len(deploys) == 1
+
+
+def rollouts_of(platform: Platform, service: str) -> list[dict[str, str]]:
+    runtime = platform.runtime
+    assert isinstance(runtime, NullRuntime)
+    return [r.env for r in runtime.rollouts if r.key == f"shop.{service}"]
+
+
+async def test_a_pull_request_from_a_fork_gets_a_preview_with_config_vars_but_no_secrets(
+    api: httpx.AsyncClient, shop: Path, platform: Platform
+) -> None:
+    assert (await api.patch(f"{SERVICE}/env", json={"GREETING": "hi"})).status_code == 200
+    put = await api.put("/api/v1/projects/shop/secrets/API_KEY", json={"value": "s3cret-value"})
+    assert put.status_code == 201, put.text
+    hook = await make_hook(api, "github")
+    sha = branch_with_commit(shop, "patch-1", {"index.html": "<h1>fork</h1>\n"})
+    from_fork = github_pull("opened", 8, "patch-1", sha)
+    from_fork["pull_request"]["head"]["repo"] = {"full_name": "mallory/shop", "fork": True}
+    gone_fork = github_pull("opened", 10, "patch-1", sha)
+    gone_fork["pull_request"]["head"]["repo"] = None  # the fork was deleted
+    same_repo = github_pull("opened", 9, "patch-1", sha)
+
+    for payload in (from_fork, gone_fork, same_repo):
+        opened = await api.post("/hooks/" + hook["id"], **github(hook, "pull_request", payload))
+        assert opened.status_code == 202, opened.text
+        done = await finished(api, opened.json()["service"], opened.json()["deploy_id"])
+        assert done["status"] == "succeeded", done
+
+    # (The reconciler may roll a release out again: every rollout counts, however many.)
+    for fork in ("web-pr-8", "web-pr-10"):
+        assert {env.get("GREETING") for env in rollouts_of(platform, fork)} == {"hi"}
+        assert {env.get("API_KEY") for env in rollouts_of(platform, fork)} == {None}
+    assert {env.get("API_KEY") for env in rollouts_of(platform, "web-pr-9")} == {"s3cret-value"}
+
+    # A secret changed later rolls out to the services that see it: never to a fork's preview.
+    await api.put("/api/v1/projects/shop/secrets/API_KEY", json={"value": "rotated-value"})
+    await eventually(
+        lambda: (
+            [e.get("API_KEY") for e in rollouts_of(platform, "web-pr-9")][-1:] == ["rotated-value"]
+        )
+    )
+    assert all("API_KEY" not in env for env in rollouts_of(platform, "web-pr-8"))
+
+
+async def test_a_gitlab_merge_request_from_another_project_gets_no_secrets(
+    api: httpx.AsyncClient, shop: Path, platform: Platform
+) -> None:
+    await api.put("/api/v1/projects/shop/secrets/API_KEY", json={"value": "s3cret-value"})
+    hook = await make_hook(api, "gitlab")
+    sha = branch_with_commit(shop, "fix", {"index.html": "<h1>fix</h1>\n"})
+    attrs = {"iid": 4, "action": "open", "source_branch": "fix", "target_branch": "main"}
+    payload = {
+        "object_kind": "merge_request",
+        "object_attributes": {
+            **attrs,
+            "source_project_id": 77,
+            "target_project_id": 1,
+            "last_commit": {"id": sha},
+        },
+    }
+
+    opened = await api.post("/hooks/" + hook["id"], **gitlab(hook, "Merge Request Hook", payload))
+
+    assert opened.status_code == 202, opened.text
+    assert (await finished(api, "web-pr-4", opened.json()["deploy_id"]))["status"] == "succeeded"
+    assert {env.get("API_KEY") for env in rollouts_of(platform, "web-pr-4")} == {None}

@@ -129,6 +129,43 @@ async def test_the_operator_may_allow_private_targets(
     assert (await create(shop, url="http://192.168.1.1/hook")).status_code == 422
 
 
+METADATA = [
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://169.254.170.2/v2/credentials", "link-local"),
+    ("http://[fd00:ec2::254]/latest/meta-data/", "metadata"),
+    ("http://[fe80::1]/", "link-local"),
+    ("http://[::ffff:169.254.169.254]/", "link-local"),
+    ("http://[::ffff:a9fe:a9fe]/", "link-local"),
+    ("http://100.100.100.200/latest/meta-data/", "metadata"),
+    ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+]
+
+
+async def test_allowing_private_targets_still_refuses_link_local_and_metadata_addresses(
+    shop: httpx.AsyncClient, platform: Platform
+) -> None:
+    platform.webhooks.use(NetworkPolicy.of(allow_private=True))
+
+    assert (await create(shop, url="http://10.1.2.3/hook")).status_code == 201
+    assert (await create(shop, url="http://127.0.0.1:9/hook")).status_code == 201
+    for url, why in METADATA:
+        refused = await create(shop, url=url)
+        assert refused.status_code == 422, (url, refused.text)
+        assert why in refused.json()["detail"], url
+
+
+async def test_a_link_local_network_listed_by_the_operator_is_allowed(
+    shop: httpx.AsyncClient, platform: Platform
+) -> None:
+    platform.webhooks.use(
+        NetworkPolicy.of(allow_private=True, networks=["169.254.0.0/16", "fe80::/10"])
+    )
+
+    for url in ("http://169.254.169.254/", "http://[::ffff:169.254.169.254]/", "http://[fe80::1]/"):
+        assert (await create(shop, url=url)).status_code == 201, url
+    assert (await create(shop, url="http://[fd00:ec2::254]/")).status_code == 422
+
+
 async def test_a_missing_project_or_webhook_is_404(shop: httpx.AsyncClient) -> None:
     nowhere = await shop.post("/api/v1/projects/nope/webhooks", json={"url": URL, "events": ["*"]})
     assert nowhere.status_code == 404

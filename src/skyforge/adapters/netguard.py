@@ -10,7 +10,9 @@ name whose answer changes between the check and the connection, a redirect to 12
 - redirects are followed by hand, each hop checked the same way.
 
 The operator may allow private targets (`allow_private`) or some networks (`allowed`), e.g. a
-company's webhook receiver on 10.0.0.0/8, or loopback in tests.
+company's webhook receiver on 10.0.0.0/8, or loopback in tests. Allowing private targets never
+opens link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254...,
+also in IPv6 forms): only a network listed in `allowed` does.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class TargetRefused(Invalid):
 class NetworkPolicy:
     """Which addresses outgoing requests may reach: public ones, plus what the operator allows."""
 
-    allow_private: bool = False  # everything (local development)
+    allow_private: bool = False  # everything but link-local and metadata (local development)
     allowed: tuple[IPNetwork, ...] = ()  # these networks, whatever they are
 
     @classmethod
@@ -72,7 +74,9 @@ class NetworkPolicy:
         return cls(allow_private, tuple(ipaddress.ip_network(n.strip()) for n in networks))
 
     def permits(self, ip: IPAddress) -> bool:
-        return self.allow_private or any(ip in n for n in self.allowed if n.version == ip.version)
+        if any(ip in n for n in self.allowed if n.version == ip.version):
+            return True
+        return self.allow_private and not _metadata_or_link_local(ip)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -86,6 +90,14 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if any(ip in n for n in _NAT64) or (ip in _COMPATIBLE and int(ip) > 1):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
+
+
+def _metadata_or_link_local(ip: IPAddress) -> bool:
+    """Where cloud metadata services answer: never opened by allow_private alone."""
+    if ip in _METADATA_IPS or ip.is_link_local:
+        return True
+    inner = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return inner is not None and (inner in _METADATA_IPS or inner.is_link_local)
 
 
 def _kind(ip: IPAddress) -> str | None:

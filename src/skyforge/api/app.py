@@ -11,8 +11,9 @@ from sqlalchemy import text
 
 from skyforge import __version__
 from skyforge.adapters.ratelimit import Rule
-from skyforge.api import errors, metrics, security
+from skyforge.api import errors, metrics, openapi, security
 from skyforge.api.context import RequestContextMiddleware
+from skyforge.api.idempotency import IdempotencyMiddleware
 from skyforge.api.rest import databases as database_routes
 from skyforge.api.rest import deploys, domains, identity, members, projects, services
 from skyforge.api.rest import git as git_routes
@@ -49,6 +50,13 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     )
     app.state.platform = platform
     errors.install(app)
+    openapi.install(app)
+
+    async def user_of(token: str) -> str:
+        return (await platform.cache.authenticate(token)).user_id
+
+    # Innermost: it sees requests the body, depth and rate limits let through, nothing else.
+    app.add_middleware(IdempotencyMiddleware, store=platform.idempotency, caller=user_of)
     s = platform.settings
     security.install(
         app,
@@ -93,7 +101,11 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"description": "A dependency is unavailable (named in the body)"}},
+    )
     async def readyz() -> JSONResponse:
         """Readiness: the database answers (and NATS, when configured)."""
         try:

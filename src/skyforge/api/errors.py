@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from skyforge.kernel.errors import SkyforgeError, TooManyRequests
 
@@ -27,6 +28,20 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 
 def _where(loc: Any) -> str:
     return ".".join(str(p) for p in loc if p not in ("body",)) or "body"
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route of this path takes (Starlette names the first route's only)."""
+    routes: list[BaseRoute] = request.app.router.routes
+
+    def taken(method: str) -> bool:
+        scope = {**request.scope, "method": method}
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    return ", ".join(method for method in _METHODS if taken(method))
 
 
 def install(app: FastAPI) -> None:
@@ -46,9 +61,13 @@ def install(app: FastAPI) -> None:
         return problem(422, "Invalid input", detail, errors=errors)
 
     @app.exception_handler(HTTPException)
-    async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(req: Request, exc: HTTPException) -> JSONResponse:
         title = HTTPStatus(exc.status_code).phrase if exc.status_code in _STATUSES else "Error"
-        return problem(exc.status_code, title, str(exc.detail))
+        response = problem(exc.status_code, title, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed(req)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, exc: Exception) -> JSONResponse:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from skyforge.adapters.ratelimit import Decision, RateLimiter, Rule, digest, ip_key
 from skyforge.api.errors import problem
+from skyforge.kernel.jsondepth import MAX_DEPTH, DepthScanner, TooDeep
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Swagger UI (FastAPI's /docs) loads its bundle from jsdelivr and starts it with an inline script.
@@ -82,6 +83,7 @@ def install(
     if max_body_bytes < 0:
         raise ValueError("max_body_bytes must not be negative")
     app.state.security_installed = True
+    app.add_middleware(JsonDepthMiddleware, max_depth=MAX_DEPTH)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=limiter, rules=rules or RateRules())
     if origins:
@@ -229,6 +231,60 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than {self.limit} bytes"
         await problem(413, HTTPStatus(413).phrase, detail)(scope, receive, send)
+
+
+class _TooDeepBody(HTTPException):
+    # An HTTPException, as _TooLarge, so FastAPI lets it through from its body reading.
+    def __init__(self, detail: str) -> None:
+        super().__init__(422, detail)
+
+
+class JsonDepthMiddleware:
+    """422 for a JSON body nested deeper than `max_depth`, counted while it streams in.
+
+    Every parser of the app (FastAPI's, pydantic's, a hook's) recurses per level; none sees
+    such a body. Bodies FastAPI reads as JSON are checked: a JSON media type, or none at all.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_depth: int = MAX_DEPTH) -> None:
+        self.app, self.max_depth = app, max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _route_path(scope).startswith("/git/"):
+            return await self.app(scope, receive, send)
+        if not _is_json(Headers(scope=scope).get("content-type")):
+            return await self.app(scope, receive, send)
+        scanner, started = DepthScanner(self.max_depth), False
+
+        async def scanned_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                try:
+                    scanner.feed(message.get("body", b""))
+                except TooDeep as exc:
+                    raise _TooDeepBody(exc.detail) from None
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, scanned_receive, watched_send)
+        except _TooDeepBody as exc:
+            if started:
+                raise
+            await problem(422, "Invalid input", str(exc.detail))(scope, receive, send)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True  # FastAPI parses a body without a media type as JSON
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 class RateLimitMiddleware:

@@ -61,8 +61,9 @@ async def _queue(
     kind: str,
     target: Release | None = None,
     source: SourceOverride | None = None,
+    config: dict[str, str] | None = None,
 ) -> Deploy:
-    deploy = Deploy(new_id(), service.id, kind, QUEUED, now())
+    deploy = Deploy(new_id(), service.id, kind, QUEUED, now(), config=config)
     if target is not None:
         deploy.target_release_id = target.id
     if source is not None:
@@ -103,10 +104,15 @@ async def roll_back(cmd: RollBack, uow: DeploysUnitOfWork, find_service: FindSer
     """Queue a new release made of an earlier release's build and config."""
     service = await find_service(cmd.project, cmd.service)
     async with uow:
+        # The current release is the one serving: recorded the moment traffic reached it.
         current = await uow.releases.current(service.id)
         if current is None:
-            raise Conflict("the service has no release to roll back from")
-        version = cmd.release if cmd.release is not None else current.version - 1
+            raise Conflict("the service has no release yet: there is nothing to roll back to")
+        version = cmd.release
+        if version is None:
+            if current.version == 1:
+                raise Conflict("v1 is the service's first release: there is nothing before it")
+            version = current.version - 1
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise Invalid("release must be a positive release number")
         target = await uow.releases.by_version(service.id, version)
@@ -139,14 +145,16 @@ async def cancel_deploy(
 async def on_config_changed(
     event: ConfigVarsChanged, uow: DeploysUnitOfWork, service_by_id: ServiceById
 ) -> None:
-    """Config vars changed: roll out a new release of the current build (if there is one)."""
+    """Config vars changed: roll out a new release of the current build (if there is one),
+    with the config vars as this change left them."""
     service = await service_by_id(event.service_id)
-    if service is None:
+    if service is None or service.config_version != event.version:
+        # Changed again before this ran: that change's own event queues the release.
         return
     async with uow:
         if await uow.releases.current(service.id) is None:
             return  # never deployed: the first deploy picks the config up
-        await _queue(uow, service, "config")
+        await _queue(uow, service, "config", config=dict(service.config))
         await uow.commit()
 
 
@@ -157,8 +165,10 @@ async def on_secret_changed(
     concerned = await services_of(event.project, event.service)
     async with uow:
         for service in concerned:
+            if service.withhold_secrets:
+                continue  # a fork's preview: secrets never reach it, nothing to release
             if await uow.releases.current(service.id) is not None:
-                await _queue(uow, service, "config")
+                await _queue(uow, service, "config", config=dict(service.config))
         await uow.commit()
 
 
@@ -226,6 +236,8 @@ async def _artifact(
     """The build, config vars and secret references of the release to make."""
     # Taken before the build, like the config vars: a later change queues its own deploy.
     refs = await p.secret_refs(service) if deploy.kind != "rollback" else {}
+    if service.withhold_secrets:
+        refs = {}  # a fork's code: not one secret of the project reaches it
     if deploy.kind == "build":
         pushed = None
         if deploy.source_url is not None:
@@ -249,7 +261,7 @@ async def _artifact(
             description = f"Rollback to v{source.version}" if source else ""
         else:
             source = await uow.releases.current(service.id)
-            config = dict(service.config)
+            config = dict(deploy.config if deploy.config is not None else service.config)
             description = _what_changed(source, config, refs)
     if source is None:
         raise StepFailed("the release to start from no longer exists")
@@ -293,27 +305,37 @@ async def _rollout(
             async with _step("release phase", p.release_timeout):
                 await p.deployer.release_phase(service, release, build, log, secrets)
     log(f"-----> Rolling out v{version}")
+    recorded = False
+
+    async def record() -> None:
+        """The release is the current one from the moment it serves."""
+        nonlocal recorded
+        if recorded:
+            return
+        recorded = True
+        async with p.uow() as uow:
+            await uow.releases.add(release)
+            uow.emit(
+                ReleaseCreated(
+                    project=service.project,
+                    service=service.name,
+                    release=version,
+                    description=description,
+                    service_id=service.id,
+                    release_id=release.id,
+                    rollback=deploy.kind == "rollback",
+                )
+            )
+            stored = await uow.deploys.get(deploy.id)
+            if stored is not None:
+                stored.release_id = release.id
+                await uow.deploys.save(stored)
+            await uow.commit()
+
     with tracing.span("rollout", release=version):
         async with _step("rollout", p.rollout_timeout):
-            await p.deployer.rollout(service, release, build, log, secrets)
-    async with p.uow() as uow:
-        await uow.releases.add(release)
-        uow.emit(
-            ReleaseCreated(
-                project=service.project,
-                service=service.name,
-                release=version,
-                description=description,
-                service_id=service.id,
-                release_id=release.id,
-                rollback=deploy.kind == "rollback",
-            )
-        )
-        stored = await uow.deploys.get(deploy.id)
-        if stored is not None:
-            stored.release_id = release.id
-            await uow.deploys.save(stored)
-        await uow.commit()
+            await p.deployer.rollout(service, release, build, log, secrets, on_switched=record)
+    await record()  # a runtime that never said when traffic moved
     return release
 
 

@@ -44,6 +44,9 @@ class Deploy:
     source_url: str | None = None
     source_branch: str | None = None
     source_commit: str | None = None
+    # config: the config vars when the change was made, so its release holds exactly that
+    # change (a later change has its own deploy); None: the service's at the deploy's start.
+    config: dict[str, str] | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -56,6 +56,8 @@ class ServiceRef:
     scale: dict[str, int]
     health_check_path: str | None
     resources: dict[str, int] = field(default_factory=dict)  # its own resource limits
+    config_version: int = 0
+    withhold_secrets: bool = False  # a fork's preview: its releases reference no secret
 
     @property
     def key(self) -> str:
@@ -101,6 +103,9 @@ SecretValues = Callable[[ServiceRef, dict[str, int]], Awaitable[dict[str, str]]]
 ServicesOf = Callable[[str, str | None], Awaitable[list[ServiceRef]]]  # (project, service?)
 
 
+Switched = Callable[[], Awaitable[None]]
+
+
 class Deployer(Protocol):
     """Runs releases (a runtime, seen from deploys). Failures raise kernel StepFailed."""
 
@@ -120,4 +125,8 @@ class Deployer(Protocol):
         build: BuildRef,
         log: LogSink,
         secrets: Mapping[str, str] | None = None,
-    ) -> None: ...
+        on_switched: Switched | None = None,
+    ) -> None:
+        """Make the release the running one; `on_switched` is awaited once traffic reaches it
+        (before the old instances drain), or not at all when traffic did not move."""
+        ...

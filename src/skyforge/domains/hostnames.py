@@ -3,12 +3,7 @@
 Internationalized names follow IDNA 2008 with the UTS #46 mapping (the `idna` package; the
 standard library's codec is IDNA 2003, which maps `ß` to `ss` and allows symbols 2008 forbids).
 
-Lookalike rule (a subset of UTS #39, per label, as browsers apply it): a label's letters and
-digits must come from one script, or from one of the CJK combinations Latin+Han+Hiragana+
-Katakana, Latin+Han+Bopomofo, Latin+Han+Hangul. A character's script is the first word of its
-Unicode name (LATIN, CYRILLIC, GREEK, CJK...), which approximates the Unicode Script property
-that the standard library lacks. Also refused: a Cyrillic or Greek label spelled only with
-letters that look Latin (`apple` in Cyrillic letters) under an ASCII top-level label.
+Lookalike rule: the kernel's (kernel/lookalikes.py), shared with project and service names.
 """
 
 from __future__ import annotations
@@ -21,6 +16,7 @@ from collections.abc import Iterable
 import idna
 
 from skyforge.kernel.errors import Invalid
+from skyforge.kernel.lookalikes import lookalike_problem
 
 # Always the local machine (RFC 6761), whatever the platform's own suffixes are.
 RESERVED_SUFFIXES = ("localhost",)
@@ -40,17 +36,6 @@ _URL_PARTS = (
     ("[", "a hostname"),
     ("%", "a hostname: no percent-encoding"),
 )
-_CJK_MIXES = (
-    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"}),
-    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
-    frozenset({"LATIN", "HAN", "HANGUL"}),
-)
-_SCRIPT_ALIASES = {"CJK": "HAN", "IDEOGRAPHIC": "HAN", "ARABIC-INDIC": "ARABIC"}
-# Letters drawn like Latin ones: a c d e h i j l o p q s w x y b e n r v w, and a i k v o p t u x c.
-_LATIN_LOOKALIKES = {
-    "CYRILLIC": frozenset("асԁеһіјӏорԛѕԝхуьҽпгѵѡ"),
-    "GREEK": frozenset("αικνορτυχϲ"),
-}
 
 
 def normalize_hostname(
@@ -123,30 +108,9 @@ def _refuse_address(text: str, shown: str) -> None:
 
 
 def _refuse_lookalikes(labels: list[str], shown: str) -> None:
-    ascii_tld = labels[-1].isascii()
-    for label in labels:
-        scripts = {_script(char) for char in label if _counts(char)}
-        if len(scripts) > 1 and not any(scripts <= mix for mix in _CJK_MIXES):
-            names = ", ".join(sorted(scripts))
-            raise Invalid(f"{shown} mixes scripts in one label ({names}): it could imitate another")
-        script = scripts.pop() if len(scripts) == 1 else "LATIN"
-        lookalikes = _LATIN_LOOKALIKES.get(script, frozenset())
-        letters = {char for char in label if char.isalpha()}
-        if ascii_tld and letters and letters <= lookalikes:
-            raise Invalid(f"{shown} is spelled in {script} letters that look Latin")
-
-
-def _counts(char: str) -> bool:
-    """Letters and digits have a script; ASCII digits, '-' and combining marks have none."""
-    return char.isalpha() if char.isascii() else unicodedata.category(char)[0] in "LN"
-
-
-def _script(char: str) -> str:
-    if char.isascii():
-        return "LATIN"
-    # EXTENDED ARABIC-INDIC DIGIT ONE is an Arabic digit (Persian, Urdu).
-    word = unicodedata.name(char, "UNKNOWN").removeprefix("EXTENDED ").split(" ")[0]
-    return _SCRIPT_ALIASES.get(word, word)
+    problem = lookalike_problem(labels)
+    if problem is not None:
+        raise Invalid(f"{shown} {problem}")
 
 
 def _suffix(value: str) -> str:

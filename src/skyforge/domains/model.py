@@ -15,7 +15,10 @@ class Status(enum.StrEnum):
 
 @dataclass
 class Domain:
-    """A custom hostname of a service; unique platform-wide."""
+    """A project's claim of a custom hostname for one of its services.
+
+    Projects may claim a hostname at the same time; the first to prove control of it gets it
+    (ready, routed), the other claims fail then. At most one claim per project."""
 
     id: str
     project_id: str
@@ -40,6 +43,12 @@ class Domain:
     def failed(self, reason: str) -> None:
         if self.status is not Status.READY:  # a ready domain stays routed until removed
             self.status, self.reason = Status.FAILED, reason
+
+    def lost(self) -> None:
+        """Another project's claim of the hostname was verified first."""
+        if self.status is not Status.READY:
+            self.status = Status.FAILED
+            self.reason = f"{self.hostname} was verified by another project: it is already in use"
 
     def unconfirmed(self, reason: str) -> None:
         """The check could not be made (a timeout): nothing was learned, try again later."""

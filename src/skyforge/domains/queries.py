@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from skyforge.domains.model import Domain, Status
 from skyforge.domains.ports import DomainsUnitOfWork
 
@@ -23,7 +25,15 @@ async def ready_by_service(uow: DomainsUnitOfWork) -> dict[str, list[Domain]]:
 
 
 async def pending_tokens(uow: DomainsUnitOfWork) -> dict[str, str]:
-    """hostname -> token of every domain not yet verified (the edge serves them over HTTP)."""
+    """hostname -> token of every domain not yet verified (the edge serves them over HTTP).
+
+    Not for a name several projects claim: the edge would answer whoever's token for anyone
+    pointing the name here, so only DNS can tell those claims apart."""
     async with uow:
         domains = await uow.domains.all()
-    return {d.hostname: d.token for d in domains if d.status is not Status.READY and not d.wildcard}
+    claims = Counter(d.hostname for d in domains)
+    return {
+        d.hostname: d.token
+        for d in domains
+        if d.status is not Status.READY and not d.wildcard and claims[d.hostname] == 1
+    }

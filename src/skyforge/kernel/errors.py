@@ -25,6 +25,13 @@ class Conflict(SkyforgeError):
     title = "Conflict"
 
 
+class PreconditionFailed(SkyforgeError):
+    """The caller's If-Match names a version that is no longer the current one."""
+
+    status = 412
+    title = "Precondition failed"
+
+
 class Unauthorized(SkyforgeError):
     status = 401
     title = "Unauthorized"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from skyforge.kernel.clock import now
 from skyforge.kernel.errors import Conflict, NotFound
 from skyforge.kernel.ids import new_id
+from skyforge.kernel.names import new_name
 from skyforge.projects.commands import CreateProject, DeleteProject
 from skyforge.projects.events import ProjectCreated, ProjectDeleted
 from skyforge.projects.model import DEFAULT_ENVIRONMENT, Environment, Project
@@ -17,6 +18,7 @@ UowFactory = Callable[[], ProjectsUnitOfWork]
 
 async def create_project(cmd: CreateProject, uow: ProjectsUnitOfWork) -> Project:
     """Create a project with its production environment."""
+    new_name(cmd.name, "project name")
     at = now()
     project = Project(new_id(), cmd.name, at, [Environment(new_id(), DEFAULT_ENVIRONMENT, at)])
     async with uow:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from skyforge.kernel import envnames
 from skyforge.kernel.errors import Invalid, SkyforgeError
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
-# Set by SkyForge in every process: a secret may not replace them (same rule as config vars).
-RESERVED = frozenset({"PORT", "HOME", "SKYFORGE_PROCESS", "SKYFORGE_RELEASE"})
 MAX_VALUE_BYTES = 64 * 1024
 
 
@@ -23,10 +20,11 @@ class SecretUnreadable(SkyforgeError):
 
 def check_name(name: object) -> str:
     """Return name when it can be an environment variable name SkyForge lets apps receive."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not envnames.VALID.fullmatch(name):
         raise Invalid("a secret name must match [A-Za-z_][A-Za-z0-9_]* (at most 255 characters)")
-    if name in RESERVED or name.startswith("SKYFORGE_"):
-        raise Invalid(f"{name} is set by SkyForge and cannot be a secret")
+    refused = envnames.refusal(name, "secret")  # the same rule as config vars
+    if refused is not None:
+        raise Invalid(refused)
     return name
 
 

@@ -16,6 +16,7 @@ class CreateService(Command):
     # A pull-request preview: the source (URL and stored credentials) of this service of the
     # project, already accepted; `git` must name the same URL.
     source_of: str | None = None
+    withhold_secrets: bool = False  # a preview of a fork's pull request
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,5 @@ class SetConfigVars(Command):
     project: str
     name: str
     changes: dict[str, str | None]
+    # If-Match: the config versions the caller last saw; None: change whatever is there.
+    expected_versions: frozenset[int] | None = None

@@ -35,3 +35,4 @@ class ConfigVarsChanged(Event):
     service: str
     service_id: str
     names: tuple[str, ...]
+    version: int = 0  # the service's config version after the change

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 from skyforge.deploys.events import ReleaseCreated
 from skyforge.kernel.clock import now
-from skyforge.kernel.errors import Conflict, Invalid, NotFound
+from skyforge.kernel.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from skyforge.kernel.ids import new_id
+from skyforge.kernel.names import new_name
 from skyforge.services.commands import CreateService, DeleteService, SetConfigVars, UpdateService
 from skyforge.services.events import (
     ConfigVarsChanged,
@@ -86,6 +87,7 @@ async def create_service(
     cmd: CreateService, uow: ServicesUnitOfWork, find_project: FindProject, sources: Sources
 ) -> Service:
     """Register a service built from a git source."""
+    new_name(cmd.name, "service name")
     project = await find_project(cmd.project)
     service_id = new_id()
     binding = Service.binding_of(service_id)
@@ -104,6 +106,7 @@ async def create_service(
         created_at=at,
         updated_at=at,
         health_check_path=cmd.health_check_path,
+        withhold_secrets=cmd.withhold_secrets,
     )
     async with uow:
         if await uow.services.get(cmd.project, cmd.name) is not None:
@@ -172,10 +175,20 @@ async def delete_service(cmd: DeleteService, uow: ServicesUnitOfWork) -> None:
         await uow.commit()
 
 
-async def set_config_vars(cmd: SetConfigVars, uow: ServicesUnitOfWork) -> dict[str, str]:
+async def set_config_vars(cmd: SetConfigVars, uow: ServicesUnitOfWork) -> Service:
     """Set/unset config vars (None unsets); a change rolls out a new release."""
     async with uow:
-        service = await _get(uow, cmd.project, cmd.name)
+        service = await uow.services.get(cmd.project, cmd.name, for_update=True)
+        if service is None:
+            raise NotFound(f"no service named {cmd.name!r} in project {cmd.project!r}")
+        if (
+            cmd.expected_versions is not None
+            and service.config_version not in cmd.expected_versions
+        ):
+            raise PreconditionFailed(
+                f"the config vars changed since you read them: they are at version "
+                f"{service.config_version} now; read them again (GET .../env) and retry"
+            )
         if service.change_config(cmd.changes):
             service.updated_at = now()
             await uow.services.save(service)
@@ -185,10 +198,11 @@ async def set_config_vars(cmd: SetConfigVars, uow: ServicesUnitOfWork) -> dict[s
                     service=cmd.name,
                     service_id=service.id,
                     names=tuple(sorted(cmd.changes)),
+                    version=service.config_version,
                 )
             )
             await uow.commit()
-    return service.config
+    return service
 
 
 async def on_release_created(
@@ -201,10 +215,10 @@ async def on_release_created(
     if config is None:
         return
     async with uow:
-        service = await uow.services.get(event.project, event.service)
-        if service is None or service.config == config:
+        service = await uow.services.get(event.project, event.service, for_update=True)
+        if service is None or not service.replace_config(config):
             return
-        service.config, service.updated_at = dict(config), now()
+        service.updated_at = now()
         await uow.services.save(service)
         uow.emit(ServiceUpdated(project=event.project, service=event.service, fields=("config",)))
         await uow.commit()

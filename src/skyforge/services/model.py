@@ -6,15 +6,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from skyforge.kernel import envnames
 from skyforge.kernel.errors import Invalid
 from skyforge.kernel.limits import change_limits
 from skyforge.kernel.names import dns_label
 from skyforge.services.source import shown
 
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _PROCESS_TYPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
 _HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,254}$")
-RESERVED_VARS = frozenset({"PORT", "HOME", "SKYFORGE_PROCESS", "SKYFORGE_RELEASE"})
 MAX_VALUE_BYTES = 32 * 1024
 # Process types that never run continuously: `release` runs once per release.
 ONE_OFF_TYPES = frozenset({"release"})
@@ -33,10 +32,11 @@ class GitSource:
 
 
 def check_var_name(name: str) -> str:
-    if not isinstance(name, str) or not _VAR_NAME.fullmatch(name):
+    if not isinstance(name, str) or not envnames.VALID.fullmatch(name):
         raise Invalid(f"config var name {name!r} must match [A-Za-z_][A-Za-z0-9_]*")
-    if name in RESERVED_VARS or name.startswith("SKYFORGE_"):
-        raise Invalid(f"config var {name} is set by SkyForge and cannot be changed")
+    refused = envnames.refusal(name, "config var")
+    if refused is not None:
+        raise Invalid(refused)
     return name
 
 
@@ -69,6 +69,9 @@ class Service:
     config: dict[str, str] = field(default_factory=dict)
     # Its own resource limits (memory_mb, processes, open_files); unset: the operator's.
     resources: dict[str, int] = field(default_factory=dict)
+    config_version: int = 0  # +1 at every change of `config`
+    # Runs code nobody with access vouched for (a fork's pull request): gets no secret at all.
+    withhold_secrets: bool = False
 
     def __post_init__(self) -> None:
         dns_label(self.name, "service name")
@@ -104,9 +107,15 @@ class Service:
                 new.pop(name, None)
             else:
                 new[name] = check_var_value(name, value)
-        changed = new != self.config
-        self.config = new
-        return changed
+        return self.replace_config(new)
+
+    def replace_config(self, config: dict[str, str]) -> bool:
+        """Make `config` the config vars (a rollback brings a release's back); True if changed."""
+        if config == self.config:
+            return False
+        self.config = dict(config)
+        self.config_version += 1
+        return True
 
     def change_resources(self, changes: dict[str, int | None]) -> bool:
         """Set (or with None reset) resource limits; True when anything changed."""

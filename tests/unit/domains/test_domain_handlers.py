@@ -22,23 +22,32 @@ WEB = ServiceRef("svc-web", "web", "prj-shop", "shop")
 
 
 class FakeDomains:
+    """Claims by id; one per hostname and project, at most one ready per hostname."""
+
     def __init__(self) -> None:
         self.rows: dict[str, Domain] = {}
 
-    async def get(self, hostname: str, *, for_update: bool = False) -> Domain | None:
-        found = self.rows.get(hostname)
-        return None if found is None else dataclasses.replace(found)
+    async def claims(self, hostname: str, *, for_update: bool = False) -> list[Domain]:
+        return [dataclasses.replace(d) for d in self.rows.values() if d.hostname == hostname]
 
     async def add(self, domain: Domain) -> None:
-        if domain.hostname in self.rows:
+        if any(
+            (d.hostname, d.project_id) == (domain.hostname, domain.project_id)
+            for d in self.rows.values()
+        ):
             raise Conflict("taken")
-        self.rows[domain.hostname] = dataclasses.replace(domain)
+        self.rows[domain.id] = dataclasses.replace(domain)
 
     async def save(self, domain: Domain) -> None:
-        self.rows[domain.hostname] = dataclasses.replace(domain)
+        if domain.status is Status.READY and any(
+            d.hostname == domain.hostname and d.id != domain.id and d.status is Status.READY
+            for d in self.rows.values()
+        ):
+            raise Conflict("taken")
+        self.rows[domain.id] = dataclasses.replace(domain)
 
     async def remove(self, domain_id: str) -> None:
-        self.rows = {h: d for h, d in self.rows.items() if d.id != domain_id}
+        self.rows.pop(domain_id, None)
 
     async def of_service(self, service_id: str) -> list[Domain]:
         return [d for d in self.rows.values() if d.service_id == service_id]
@@ -171,7 +180,7 @@ async def test_no_answer_leaves_the_domain_pending(uow: FakeUnitOfWork) -> None:
 
 async def test_another_service_cannot_verify_or_remove_a_domain(uow: FakeUnitOfWork) -> None:
     domain = await added(uow)
-    uow.domains.rows[domain.hostname].service_id = "svc-other"
+    uow.domains.rows[domain.id].service_id = "svc-other"
 
     with pytest.raises(NotFound):
         await verify(uow, FakeVerifier({domain.hostname: domain.token}), FakeVerifier())
@@ -179,4 +188,4 @@ async def test_another_service_cannot_verify_or_remove_a_domain(uow: FakeUnitOfW
         await handlers.remove_domain(
             RemoveDomain("shop", "web", domain.hostname), uow, find_service, RULES
         )
-    assert uow.domains.rows[domain.hostname].status is Status.PENDING
+    assert uow.domains.rows[domain.id].status is Status.PENDING

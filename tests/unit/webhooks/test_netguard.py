@@ -66,8 +66,9 @@ def test_the_operator_may_allow_networks_or_everything() -> None:
     assert refusal(ipaddress.ip_address("::ffff:10.1.1.1"), policy) is None
     assert refusal(ipaddress.ip_address("192.168.1.1"), policy) is not None
     assert refusal(ipaddress.ip_address("169.254.169.254"), policy) is not None
-    anything = NetworkPolicy.of(allow_private=True)
-    assert refusal(ipaddress.ip_address("169.254.169.254"), anything) is None
+    private = NetworkPolicy.of(allow_private=True)
+    assert refusal(ipaddress.ip_address("10.1.1.1"), private) is None
+    assert refusal(ipaddress.ip_address("169.254.169.254"), private) is not None  # metadata
 
 
 def test_a_malformed_allowed_network_is_the_operators_error() -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -172,6 +174,10 @@ services = Table(
     Column("resources", JSON),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # +1 at every change of the config vars: the env's ETag.
+    Column("config_version", Integer, nullable=False, server_default="0"),
+    # A preview of a pull request from a fork: no secret ever reaches it.
+    Column("withhold_secrets", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("project_id", "name"),
 )
 
@@ -252,6 +258,7 @@ deploys = Table(
     Column("build_id", ID),
     Column("release_id", ID),
     Column("target_release_id", ID),
+    # A config deploy's snapshot of the config vars it releases (the name predates that use).
     Column("config_changes", JSON),
     Column("error", Text),
     Column("cancel_requested", Boolean, nullable=False, default=False),
@@ -301,7 +308,8 @@ outbox = Table(
     Column("actor", String(320)),  # who caused it; NULL when SkyForge itself did
 )
 
-# Custom domains: a hostname belongs to one service of the whole platform.
+# Custom domains: a hostname is claimed once per project; the first claim verified is the only
+# one ready (the edge routes it), platform-wide.
 domains = Table(
     "domains",
     metadata,
@@ -310,13 +318,21 @@ domains = Table(
     Column("project_name", String(63), nullable=False),
     Column("service_id", ID, _fk("services"), nullable=False, index=True),
     Column("service_name", String(63), nullable=False),
-    Column("hostname", String(255), nullable=False, unique=True),
+    Column("hostname", String(255), nullable=False),
     Column("token", String(128), nullable=False),
     Column("redirect_https", Boolean, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("verified_at", DateTime(timezone=True)),
+    UniqueConstraint("hostname", "project_id", name="uq_domains_hostname_project"),
+    Index(
+        "uq_domains_ready_hostname",
+        "hostname",
+        unique=True,
+        sqlite_where=text("status = 'ready'"),
+        postgresql_where=text("status = 'ready'"),
+    ),
 )
 
 # Managed databases: the connection URL only ever sealed (envelope, the secrets' master keys).
@@ -444,4 +460,18 @@ log_drains = Table(
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("locked_by", String(100)),
     Column("locked_until", DateTime(timezone=True)),
+)
+
+# Idempotency-Key: a caller's POST and the answer it got (status NULL: still running), replayed
+# to the same caller for the same key; the body sealed under the secrets' master keys.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("caller", String(64), primary_key=True),  # a digest of the user's id
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # method, path, query and body
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("status", Integer),
+    Column("headers", JSON),
+    Column("body", LargeBinary),
 )

@@ -12,6 +12,7 @@ from skyforge.api.auth import allow
 from skyforge.api.deps import PlatformDep
 from skyforge.api.pagination import Cursor, Limit, decode, page
 from skyforge.api.rest.schemas.deploys import (
+    DeployCreate,
     DeployPage,
     DeployRead,
     ReleasePage,
@@ -60,7 +61,9 @@ async def _accepted(platform: Platform, project: str, service: str, deploy: Depl
     response_model=DeployRead,
     dependencies=[Depends(allow("service.deploy"))],
 )
-async def create_deploy(project: str, service: str, platform: PlatformDep) -> JSONResponse:
+async def create_deploy(
+    project: str, service: str, platform: PlatformDep, body: DeployCreate | None = None
+) -> JSONResponse:
     """Build the branch head and roll it out; answers at once, the work runs in the background."""
     deploy = await platform.bus.handle(RequestDeploy(project, service))
     return await _accepted(platform, project, service, deploy)

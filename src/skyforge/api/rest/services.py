@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi.responses import JSONResponse
 
 from skyforge.api.auth import allow
 from skyforge.api.deps import PlatformDep
@@ -131,25 +132,56 @@ async def delete_service(project: str, service: str, platform: PlatformDep) -> R
     return Response(status_code=204)
 
 
+def _etag(service: Service) -> str:
+    return f'"{service.config_version}"'
+
+
+def _versions(if_match: str) -> frozenset[int] | None:
+    """The config versions an If-Match header names (None for `*`: whatever is there)."""
+    if if_match.strip() == "*":
+        return None
+    tags = (tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(","))
+    return frozenset(int(tag) for tag in tags if tag.isdigit() and len(tag) <= 18)
+
+
+def _env(service: Service) -> JSONResponse:
+    return JSONResponse(service.config, headers={"ETag": _etag(service)})
+
+
 @router.get(
-    "/{service}/env", response_model=dict[str, str], dependencies=[Depends(allow("config.read"))]
+    "/{service}/env",
+    response_model=dict[str, str],
+    dependencies=[Depends(allow("config.read"))],
+    responses={200: {"headers": {"ETag": {"description": "the config version, for If-Match"}}}},
 )
-async def get_env(project: str, service: str, platform: PlatformDep) -> dict[str, str]:
-    """The service's config vars."""
-    return (await queries.get_service(project, service, platform.uow())).config
+async def get_env(project: str, service: str, platform: PlatformDep) -> JSONResponse:
+    """The service's config vars; the ETag names their version (for the PATCH's If-Match)."""
+    return _env(await queries.get_service(project, service, platform.uow()))
 
 
 @router.patch(
-    "/{service}/env", response_model=dict[str, str], dependencies=[Depends(allow("config.write"))]
+    "/{service}/env",
+    response_model=dict[str, str],
+    dependencies=[Depends(allow("config.write"))],
+    responses={
+        200: {"headers": {"ETag": {"description": "the config version now"}}},
+        412: {"description": "If-Match names a version that is no longer the current one"},
+    },
 )
 async def patch_env(
     project: str,
     service: str,
     platform: PlatformDep,
     body: Annotated[dict[str, Any], Body(examples=[{"GREETING": "hi", "OLD": None}])],
-) -> dict[str, str]:
-    """Set (string) or unset (null) config vars; a change rolls out a new release."""
+    if_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> JSONResponse:
+    """Set (string) or unset (null) config vars; a change rolls out a new release.
+
+    With If-Match (an ETag from GET .../env), 412 when the config vars changed since."""
     if any(v is not None and not isinstance(v, str) for v in body.values()):
         raise Invalid("config var values must be strings or null")
-    config: dict[str, str] = await platform.bus.handle(SetConfigVars(project, service, body))
-    return config
+    expected = _versions(if_match) if if_match is not None else None
+    changed: Service = await platform.bus.handle(
+        SetConfigVars(project, service, body, expected_versions=expected)
+    )
+    return _env(changed)

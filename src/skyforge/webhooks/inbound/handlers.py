@@ -166,12 +166,13 @@ async def _open_preview(
     pull: PullRequest, parent: ServiceInfo, uow: InboundUnitOfWork, services: Services
 ) -> Outcome:
     """Create the preview on first sight (opened), then deploy the head commit (every time)."""
+    services.check_branch(pull.branch)  # refused here, not later by the deploy's clone
     name = preview_name(parent.name, pull.number)
     async with uow:
         known = await uow.previews.get(parent.id, pull.number)
     preview = await services.by_id(known.service_id) if known else None
     if preview is None:
-        preview = await services.create_preview(parent, name, pull.branch)
+        preview = await services.create_preview(parent, name, pull.branch, fork=pull.fork)
         async with uow:
             if known is not None:
                 await uow.previews.delete(known.service_id)

@@ -52,6 +52,7 @@ class PullRequest:
     action: str  # "open" (opened, reopened, updated) or "close" (closed, merged)
     branch: str  # the head branch
     commit: str
+    fork: bool = True  # from another repository (or one we cannot tell): gets no secrets
 
 
 @dataclass(frozen=True)

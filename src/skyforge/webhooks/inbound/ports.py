@@ -80,9 +80,15 @@ class Services(Protocol):
 
     async def by_id(self, service_id: str) -> ServiceInfo | None: ...
 
-    async def create_preview(self, parent: ServiceInfo, name: str, branch: str) -> ServiceInfo:
+    def check_branch(self, branch: str) -> str:
+        """The branch when git may fetch it (the services context's rule), else Invalid."""
+        ...
+
+    async def create_preview(
+        self, parent: ServiceInfo, name: str, branch: str, *, fork: bool
+    ) -> ServiceInfo:
         """A new service `name` beside `parent`, from its repository at `branch`, with its
-        config vars."""
+        config vars; `fork`: it is kept from every secret."""
         ...
 
     async def delete(self, project: str, name: str) -> None: ...

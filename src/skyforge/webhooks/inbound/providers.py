@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
+from skyforge.kernel import jsondepth
 from skyforge.kernel.errors import Invalid, Unauthorized
 from skyforge.webhooks.inbound.model import (
     GITHUB,
@@ -63,7 +64,7 @@ def parse(provider: str, headers: Mapping[str, str], body: bytes) -> Delivery:
         # GitHub's other content type: the same JSON in a `payload` form field.
         body = (parse_qs(body.decode("utf-8", "replace")).get("payload") or [""])[0].encode()
     try:
-        payload = json.loads(body)
+        payload = jsondepth.loads(body)  # too deep: Invalid, before the parser recurses
     except ValueError:
         raise Invalid("the payload is not JSON") from None
     if not isinstance(payload, dict):
@@ -103,7 +104,8 @@ def _github(event: str, payload: dict[str, Any]) -> tuple[Push | None, PullReque
         kind = "close"
     else:
         return None, None  # edited, labeled, assigned...: no new code
-    return None, _pull(number, kind, head.get("ref"), head.get("sha"))
+    pull = _pull(number, kind, head.get("ref"), head.get("sha"))
+    return None, replace(pull, fork=_github_fork(pr))
 
 
 def _gitlab(event: str, payload: dict[str, Any]) -> tuple[Push | None, PullRequest | None]:
@@ -121,7 +123,20 @@ def _gitlab(event: str, payload: dict[str, Any]) -> tuple[Push | None, PullReque
         return None, None  # approved, unapproved...
     last = attrs.get("last_commit")
     sha = last.get("id") if isinstance(last, dict) else None
-    return None, _pull(attrs.get("iid"), kind, attrs.get("source_branch"), sha)
+    pull = _pull(attrs.get("iid"), kind, attrs.get("source_branch"), sha)
+    source, target = attrs.get("source_project_id"), attrs.get("target_project_id")
+    return None, replace(pull, fork=source is None or source != target)
+
+
+def _github_fork(pr: dict[str, Any]) -> bool:
+    """From another repository than the base's (a deleted fork has no head repo at all)."""
+    head, base = pr.get("head"), pr.get("base")
+    head_repo = head.get("repo") if isinstance(head, dict) else None
+    base_repo = base.get("repo") if isinstance(base, dict) else None
+    if not isinstance(head_repo, dict) or not isinstance(base_repo, dict):
+        return True
+    name = head_repo.get("full_name")
+    return not isinstance(name, str) or not name or name != base_repo.get("full_name")
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:

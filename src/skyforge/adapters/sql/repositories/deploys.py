@@ -38,8 +38,9 @@ class SqlBuildRepository(SqlRepository):
 
 def _deploy(row: Any) -> Deploy:
     values = row._asdict()
-    values.pop("config_changes", None)
+    config = values.pop("config_changes", None)
     values.update(
+        config=dict(config) if config is not None else None,
         created_at=utc_required(row.created_at),
         started_at=utc(row.started_at),
         finished_at=utc(row.finished_at),
@@ -72,6 +73,7 @@ class SqlDeployRepository(SqlRepository):
     def _row(deploy: Deploy) -> dict[str, Any]:
         row = dataclasses.asdict(deploy)
         row.pop("extra")
+        row["config_changes"] = row.pop("config")
         return row
 
 

@@ -31,12 +31,11 @@ def _domain(row: Any) -> Domain:
 
 
 class SqlDomainRepository(SqlRepository):
-    async def get(self, hostname: str, *, for_update: bool = False) -> Domain | None:
-        query = select(domains).where(domains.c.hostname == hostname)
+    async def claims(self, hostname: str, *, for_update: bool = False) -> list[Domain]:
+        query = select(domains).where(domains.c.hostname == hostname).order_by(domains.c.id)
         if for_update:
             query = query.with_for_update()
-        row = (await self.conn.execute(query)).first()
-        return None if row is None else _domain(row)
+        return [_domain(r) for r in await self.conn.execute(query)]
 
     async def add(self, domain: Domain) -> None:
         try:
@@ -57,20 +56,24 @@ class SqlDomainRepository(SqlRepository):
                         verified_at=domain.verified_at,
                     )
                 )
-        except IntegrityError as exc:  # the same hostname, added at the same time
+        except IntegrityError as exc:  # the same project claiming it twice at the same time
             raise Conflict(f"{domain.hostname} is already in use") from exc
 
     async def save(self, domain: Domain) -> None:
-        await self.conn.execute(
-            update(domains)
-            .where(domains.c.id == domain.id)
-            .values(
-                status=domain.status.value,
-                reason=domain.reason,
-                redirect_https=domain.redirect_https,
-                verified_at=domain.verified_at,
-            )
-        )
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(
+                    update(domains)
+                    .where(domains.c.id == domain.id)
+                    .values(
+                        status=domain.status.value,
+                        reason=domain.reason,
+                        redirect_https=domain.redirect_https,
+                        verified_at=domain.verified_at,
+                    )
+                )
+        except IntegrityError as exc:  # another claim of the name became ready meanwhile
+            raise Conflict(f"{domain.hostname} is already in use") from exc
 
     async def remove(self, domain_id: str) -> None:
         await self.conn.execute(delete(domains).where(domains.c.id == domain_id))

@@ -19,6 +19,7 @@ class SqlServiceRepository(SqlRepository):
                 environment_id=service.environment_id,
                 name=service.name,
                 created_at=service.created_at,
+                withhold_secrets=service.withhold_secrets,
                 **self._fields(service),
             )
         )
@@ -31,8 +32,10 @@ class SqlServiceRepository(SqlRepository):
         await self.conn.execute(delete(config_vars).where(config_vars.c.service_id == service.id))
         await self._write_config(service)
 
-    async def get(self, project: str, name: str) -> Service | None:
+    async def get(self, project: str, name: str, *, for_update: bool = False) -> Service | None:
         query = select(services).where(services.c.project_name == project, services.c.name == name)
+        if for_update:  # a config change reads, compares the version and writes: one at a time
+            query = query.with_for_update()
         found = await self._load(query)
         return found[0] if found else None
 
@@ -62,6 +65,7 @@ class SqlServiceRepository(SqlRepository):
             "health_check_path": service.health_check_path,
             "resources": service.resources,
             "updated_at": service.updated_at,
+            "config_version": service.config_version,
         }
 
     async def _write_config(self, service: Service) -> None:
@@ -99,6 +103,8 @@ class SqlServiceRepository(SqlRepository):
                 health_check_path=r.health_check_path,
                 config=config[r.id],
                 resources=dict(r.resources or {}),
+                config_version=r.config_version,
+                withhold_secrets=bool(r.withhold_secrets),
             )
             for r in rows
         ]

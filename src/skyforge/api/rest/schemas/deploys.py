@@ -41,5 +41,9 @@ class ReleasePage(BaseModel):
     next_cursor: str | None
 
 
+class DeployCreate(Input):
+    """A deploy of the service's branch head: no fields yet, so any field is a mistake (422)."""
+
+
 class RollbackIn(Input):
     release: int | None = Field(None, ge=1, description="release number; default the previous")
