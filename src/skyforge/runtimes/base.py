@@ -6,7 +6,7 @@ renders a release into an `AppRelease` (pure data, see render.py) and hands it t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -120,12 +120,19 @@ class Runtime(Protocol):
     async def run_release_phase(self, app: AppRelease, log: LogSink, timeout: float) -> None:
         """Run app.release_command once to completion; raise RolloutFailed when it fails."""
 
-    async def rollout(self, app: AppRelease, log: LogSink, timeout: float) -> None:
+    async def rollout(
+        self,
+        app: AppRelease,
+        log: LogSink,
+        timeout: float,
+        on_switched: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Make `app` the running release with zero downtime.
 
-        Start the new instances, wait until every web instance is healthy, switch traffic,
-        drain and stop the old ones. Also used when only the scale changed. On failure raise
-        RolloutFailed and leave the previous release serving.
+        Start the new instances, wait until every web instance is healthy, switch traffic
+        (then await `on_switched`: from that moment the release serves), drain and stop the
+        old ones. Also used when only the scale changed. On failure raise RolloutFailed and
+        leave the previous release serving.
         """
 
     async def observe(self) -> dict[str, ObservedApp]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 from skyforge.deploys.model import Release
@@ -43,21 +42,8 @@ class RuntimeDeployer:
         secrets: Mapping[str, str] | None = None,
         on_switched: Switched | None = None,
     ) -> None:
-        # Every runtime says so in the deploy's output the moment traffic moves (the local one
-        # then drains the old instances for a while): that moment is when the release counts.
-        marker = f"-----> Switched traffic to v{release.version}"
-        switched: list[asyncio.Future[None]] = []
-
-        def watched(line: str) -> None:
-            log(line)
-            if on_switched is not None and not switched and line == marker:
-                switched.append(asyncio.ensure_future(on_switched()))
-
         try:
             app = render(service, release, build, secrets)
-            await self.runtime.rollout(app, watched, self.rollout_timeout)
+            await self.runtime.rollout(app, log, self.rollout_timeout, on_switched)
         except RolloutFailed as exc:
             raise StepFailed(str(exc)) from exc
-        finally:
-            if switched:
-                await asyncio.shield(switched[0])

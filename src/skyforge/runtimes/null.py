@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from skyforge.kernel.logs import LogSink
 from skyforge.runtimes.base import (
@@ -43,12 +43,20 @@ class NullRuntime:
         if app.release_command:
             log(f"-----> Running release command: {app.release_command}")
 
-    async def rollout(self, app: AppRelease, log: LogSink, timeout: float) -> None:
+    async def rollout(
+        self,
+        app: AppRelease,
+        log: LogSink,
+        timeout: float,
+        on_switched: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         """Record the call and make `app` the running release; fail if asked to."""
         self.rollouts.append(app)
         self._maybe_fail()
         self.apps[app.key] = app
         log(f"-----> Switched traffic to v{app.version}")
+        if on_switched is not None:
+            await on_switched()
 
     async def observe(self) -> dict[str, ObservedApp]:
         """What was rolled out, as if every instance ran and was healthy."""

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 from skyforge.adapters.sandbox import Jail, Sandbox, sandbox_of
@@ -125,11 +125,18 @@ class LocalRuntime:
         log_path = self._logs_dir / app.key / f"{app.release_id}.release.log"
         await run_release_command(app, log, timeout, log_path, self._jail(app))
 
-    async def rollout(self, app: AppRelease, log: LogSink, timeout: float) -> None:
-        """Start what `app` needs, wait for health, switch the edge, drain, stop the rest."""
+    async def rollout(
+        self,
+        app: AppRelease,
+        log: LogSink,
+        timeout: float,
+        on_switched: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Start what `app` needs, wait for health, switch the edge (then `on_switched`),
+        drain, stop the rest."""
         lock = self._locks.setdefault(app.key, asyncio.Lock())
         async with lock:
-            await self._rollout(app, log, timeout)
+            await self._rollout(app, log, timeout, on_switched)
 
     async def observe(self) -> dict[str, ObservedApp]:
         """What runs now, by AppRelease.key."""
@@ -171,7 +178,13 @@ class LocalRuntime:
 
     # -- rollout ----------------------------------------------------------------------------
 
-    async def _rollout(self, app: AppRelease, log: LogSink, timeout: float) -> None:
+    async def _rollout(
+        self,
+        app: AppRelease,
+        log: LogSink,
+        timeout: float,
+        on_switched: Callable[[], Awaitable[None]] | None,
+    ) -> None:
         desired = _desired(app)
         current = list(self._of(app.key))
         keep = [
@@ -204,7 +217,7 @@ class LocalRuntime:
             instance.record.app = app  # same release, new scale
             self._registry.save(instance.record)
         # Shielded: once the edge is told, the rest must happen even if this task is cancelled.
-        commit = asyncio.ensure_future(self._commit(app, keep, started, old, log))
+        commit = asyncio.ensure_future(self._commit(app, keep, started, old, log, on_switched))
         await asyncio.shield(commit)
 
     async def _commit(
@@ -214,6 +227,7 @@ class LocalRuntime:
         started: list[Instance],
         old: list[Instance],
         log: LogSink,
+        on_switched: Callable[[], Awaitable[None]] | None,
     ) -> None:
         before = self._serving.get(app.key)
         self._set_serving(app.key, app, routed=[*keep, *started], unrouted=old)
@@ -227,10 +241,14 @@ class LocalRuntime:
                 await self._publish_upstreams(app.key)
             await self._stop_all(started)
             raise RolloutFailed(f"switching traffic failed: {exc!r}") from exc
-        if old:
-            for instance in old:
-                instance.stopping = True  # a later rollout (a rollback) must not keep them
-            await self._retire(old, any(i.record.type == "web" for i in old), log)
+        try:
+            if on_switched is not None:
+                await on_switched()  # the release serves from now on
+        finally:
+            if old:
+                for instance in old:
+                    instance.stopping = True  # a later rollout (a rollback) must not keep them
+                await self._retire(old, any(i.record.type == "web" for i in old), log)
 
     def _set_serving(
         self,
