@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MIN_ADMIN_TOKEN_LENGTH = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKYFORGE_", extra="ignore")
@@ -17,6 +19,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     edge_host: str = "127.0.0.1"
     edge_port: int = Field(8080, ge=1, le=65535)
+    # The operator's own admin token, instead of one generated at first start: long enough
+    # that it cannot be guessed (see _check_admin_token).
     admin_token: str | None = None
     database_url: str | None = None
     redis_url: str | None = None
@@ -105,6 +109,20 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: str | None) -> str | None:
+        # The message never holds the value: start-up prints it.
+        if not value:
+            return None
+        if len(value) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"SKYFORGE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters "
+                f"(it has {len(value)}); e.g. `openssl rand -base64 33`, or leave it unset "
+                "and SkyForge generates one"
+            )
         return value
 
     @property

@@ -163,3 +163,16 @@ def test_the_admin_token_is_generated_at_first_start_and_printed_once(tmp_path: 
         assert sum("Admin token" in line for line in sf.log().splitlines()) == 1
     finally:
         sf.stop()
+
+
+def test_a_short_admin_token_is_refused_at_start_without_being_printed(tmp_path: Path) -> None:
+    sf = SkyForge(tmp_path / "short")
+    short = "only-twenty-one-chars"
+    env = {**sf.env, "SKYFORGE_ADMIN_TOKEN": short}
+    done = subprocess.run([str(SKYFORGE), "up"], env=env, capture_output=True, timeout=60)
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 1, output
+    assert "SKYFORGE_ADMIN_TOKEN must be at least 32 characters (it has 21)" in output
+    assert short not in output
+    assert "Traceback" not in output
+    assert not sf.data_dir.exists()  # refused before anything was written

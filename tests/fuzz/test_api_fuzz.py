@@ -16,7 +16,7 @@ from tests.support import api_server, free_port, make_git_repo
 
 from skyforge.config import Settings
 
-TOKEN = "fuzz-token"
+TOKEN = "fuzz-token-0123456789abcdef01234"
 
 
 @pytest.fixture(scope="module")

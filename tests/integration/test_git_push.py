@@ -15,7 +15,7 @@ from tests.support import api_server, free_port, make_git_repo
 
 from skyforge.config import Settings
 
-TOKEN = "git-push-admin-token"
+TOKEN = "git-push-admin-token-0123456789ab"
 
 
 @pytest.fixture(scope="module")
