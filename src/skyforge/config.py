@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Secure defaults of the HTTP API.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "https://a,..."
     max_body_bytes: int = Field(1_048_576, ge=0)
+    # A long response (a log stream, SSE) checks its caller's access again this often, and
+    # ends once it is gone (a token revoked, a session logged out, a member removed).
+    stream_recheck_seconds: float = Field(2.0, gt=0)
     rate_api_burst: int = Field(300, ge=1)  # per token (and a ceiling per client address)
     rate_api_per_second: float = Field(5.0, gt=0)
     rate_auth_burst: int = Field(20, ge=1)  # login, sign-up, refresh, token creation: per address
