@@ -163,7 +163,7 @@ class Platform:
         self.hasher = Argon2Hasher()
         self.signer = JwtSigner()
         self.limiter = limiter_of(settings)
-        self.login_throttle = login_throttle_of(settings, self.limiter)
+        self.login_throttle = login_throttle_of(settings, self.limiter, self.engine)
         self.bus = MessageBus(self._commands(), self._events())
         # The event stream: consumers register with `feed` before start(); the relay feeds it.
         self.stream = EventsWiring(settings, self.engine)

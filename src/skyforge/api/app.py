@@ -13,6 +13,7 @@ from skyforge import __version__
 from skyforge.adapters.ratelimit import Rule
 from skyforge.api import errors, metrics, security
 from skyforge.api.context import RequestContextMiddleware
+from skyforge.api.rest import audit as audit_routes
 from skyforge.api.rest import databases as database_routes
 from skyforge.api.rest import deploys, domains, identity, members, projects, services
 from skyforge.api.rest import git as git_routes
@@ -77,6 +78,7 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     for module in (identity, projects, members, services, deploys, domains):
         app.include_router(module.router)
     app.include_router(identity.wellknown)
+    app.include_router(audit_routes.router)
     app.include_router(secret_routes.router)
     app.include_router(database_routes.router)
     app.include_router(log_routes.router)

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from skyforge.api.auth import Caller, allow
 from skyforge.api.deps import PlatformDep
 from skyforge.api.pagination import Cursor, Limit, decode, page
+from skyforge.api.rest.audit import audit_items
 from skyforge.api.rest.schemas.identity import (
     AuditPage,
-    AuditRead,
     MemberIn,
     MemberPage,
     MemberRead,
@@ -85,19 +85,4 @@ async def audit(
         since=since,
         until=until,
     )
-    items = [
-        AuditRead(
-            id=r.id,
-            at=r.at,
-            actor=r.actor,
-            via=r.via,
-            action=r.action,
-            target=r.target,
-            diff=r.diff,
-            ip=r.ip,
-            user_agent=r.user_agent,
-            request_id=r.request_id,
-        )
-        for r in found
-    ]
-    return page(items, limit, found[-1].id if found else "")
+    return page(audit_items(found), limit, found[-1].id if found else "")
