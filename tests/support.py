@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import select
 import socket
 import subprocess
 import threading
@@ -16,6 +17,7 @@ import httpx
 import uvicorn
 
 from skyforge.adapters.sql.outbox import SqlOutbox
+from skyforge.api import deadlines
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
@@ -52,6 +54,27 @@ threading.Thread(target=tick, daemon=True).start()
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
     return {"Procfile": "web: python3 app.py $PORT\n", "app.py": app}
+
+
+def trickle(sock: socket.socket, data: bytes, every: float = 0.2, within: float = 15.0) -> bytes:
+    """Send `data` a byte every `every` seconds (then nothing more) until the server closes the
+    connection; what it answered. Fails if it is still open after `within` seconds."""
+    answer, sent = b"", 0
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([sock], [], [], every)
+        try:
+            if readable:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return answer
+                answer += chunk
+            elif sent < len(data):
+                sock.sendall(data[sent : sent + 1])
+                sent += 1
+        except (BrokenPipeError, ConnectionResetError):
+            return answer
+    raise AssertionError(f"the connection is still open after {within} s: {answer!r}")
 
 
 def free_port() -> int:
@@ -112,6 +135,7 @@ def api_server(settings: Settings) -> Iterator[str]:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        http=deadlines.protocol(settings.header_timeout, settings.body_timeout),  # as `up` does
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

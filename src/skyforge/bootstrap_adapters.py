@@ -26,6 +26,7 @@ def edge_of(s: Settings) -> EdgeRouter:
     if s.edge == "null" or s.runtime != "local":
         return NullEdge()
     from skyforge.edge.caddy import CaddyEdge
+    from skyforge.edge.caddy_config import ServerTimeouts
 
     return CaddyEdge(
         s.data_dir.resolve(),
@@ -33,6 +34,7 @@ def edge_of(s: Settings) -> EdgeRouter:
         s.edge_host,
         https_port=s.edge_https_port,
         acme_email=s.acme_email,
+        timeouts=ServerTimeouts(s.header_timeout, s.edge_body_timeout, s.edge_idle_timeout),
     )
 
 

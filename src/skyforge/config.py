@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     # Secure defaults of the HTTP API.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "https://a,..."
     max_body_bytes: int = Field(1_048_576, ge=0)
+    # Slow clients (see api/deadlines.py): a request's headers must arrive within
+    # header_timeout (the API and the edge), its body within body_timeout on the API (plus a
+    # second per 64 KiB received, for big git pushes); the edge gives a whole request (headers
+    # and body) edge_body_timeout, and closes a kept-alive connection idle for edge_idle_timeout.
+    header_timeout: float = Field(10.0, gt=0)
+    body_timeout: float = Field(60.0, gt=0)
+    edge_body_timeout: float = Field(60.0, gt=0)
+    edge_idle_timeout: float = Field(120.0, gt=0)
     # A long response (a log stream, SSE) checks its caller's access again this often, and
     # ends once it is gone (a token revoked, a session logged out, a member removed).
     stream_recheck_seconds: float = Field(2.0, gt=0)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from skyforge import __version__
 from skyforge.adapters.ratelimit import Rule
-from skyforge.api import errors, metrics, security
+from skyforge.api import deadlines, errors, metrics, security
 from skyforge.api.context import RequestContextMiddleware
 from skyforge.api.rest import audit as audit_routes
 from skyforge.api.rest import databases as database_routes
@@ -72,6 +72,8 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
             ),
         ),
     )
+    # Inside the metrics and request context: a 408 is counted and carries its request id.
+    app.add_middleware(deadlines.BodyDeadlineMiddleware, body_timeout=s.body_timeout)
     metrics.install(app, platform.metrics)
 
     app.add_middleware(RequestContextMiddleware)

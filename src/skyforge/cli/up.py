@@ -11,6 +11,7 @@ import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
+from skyforge.api import deadlines
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
@@ -33,6 +34,7 @@ async def serve(settings: Settings, console: Console) -> None:
             log_config=None,  # uvicorn's loggers print through the structured handler
             lifespan="off",
             access_log=True,
+            http=deadlines.protocol(settings.header_timeout, settings.body_timeout),
         )
         server = _Server(config)
         loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from skyforge.edge import caddy_state, caddy_tls, validate
+from skyforge.edge import caddy_config, caddy_state, caddy_tls, validate
 from skyforge.edge.base import Route
 from skyforge.edge.caddy_config import bootstrap_config, build_config, encode, unix_address
 from skyforge.edge.caddy_process import (
@@ -57,6 +57,7 @@ class CaddyEdge:
         acme_email: str | None = None,
         acme_ca: str | None = None,
         binary: Path | None = None,
+        timeouts: caddy_config.ServerTimeouts | None = None,
     ) -> None:
         data_dir = data_dir.resolve()  # absolute: its paths go into the config
         # Braces and backslashes would be read as placeholders, "|" as a unix socket's mode.
@@ -90,6 +91,7 @@ class CaddyEdge:
         self._loaded: bytes | None = None  # the config Caddy runs, as we last sent it
         self._slots_written: set[str] = set()  # keys whose slot files match the state
         self._lock = asyncio.Lock()
+        self._timeouts = timeouts or caddy_config.ServerTimeouts()  # slow clients
 
     @property
     def pid(self) -> int | None:
@@ -230,6 +232,7 @@ class CaddyEdge:
                 redirect_https=self._state.redirect_https,
                 https=self._https,
                 tokens_dir=self.tokens_dir,
+                timeouts=self._timeouts,
             )
         )
         if self._client is None or config == self._loaded:
