@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import h11
@@ -54,6 +55,7 @@ class DeadlineH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        self._then: Callable[[], None] | None = None  # what the deadline does when it passes
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -86,9 +88,12 @@ class DeadlineH11Protocol(H11Protocol):
     def _answered(self) -> bool:
         return self.cycle is not None and self.cycle.response_complete
 
-    def _arm(self, seconds: float, then: Any) -> None:
-        if self._deadline is None:
-            self._deadline = self.loop.call_later(seconds, then)
+    def _arm(self, seconds: float, then: Callable[[], None]) -> None:
+        """Start the deadline `then` unless it runs already (another one is replaced)."""
+        if self._deadline is not None and self._then == then:
+            return
+        self._disarm()
+        self._deadline, self._then = self.loop.call_later(seconds, then), then
 
     def _disarm(self) -> None:
         if self._deadline is not None:
