@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import select
 import socket
 import subprocess
 import threading
@@ -61,19 +60,23 @@ def trickle(sock: socket.socket, data: bytes, every: float = 0.2, within: float 
     connection; what it answered. Fails if it is still open after `within` seconds."""
     answer, sent = b"", 0
     deadline = time.monotonic() + within
+    sock.settimeout(every)
     while time.monotonic() < deadline:
-        readable, _, _ = select.select([sock], [], [], every)
         try:
-            if readable:
-                chunk = sock.recv(65536)
-                if not chunk:
+            chunk = sock.recv(65536)
+        except TimeoutError:  # nothing from the server for `every` seconds: the next byte
+            if sent < len(data):
+                try:
+                    sock.sendall(data[sent : sent + 1])
+                except (BrokenPipeError, ConnectionResetError):
                     return answer
-                answer += chunk
-            elif sent < len(data):
-                sock.sendall(data[sent : sent + 1])
                 sent += 1
-        except (BrokenPipeError, ConnectionResetError):
+            continue
+        except ConnectionResetError:
             return answer
+        if not chunk:
+            return answer
+        answer += chunk
     raise AssertionError(f"the connection is still open after {within} s: {answer!r}")
 
 

@@ -18,6 +18,7 @@ from skyforge.adapters.ratelimit import (
 )
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.jobs import SqlJobStore
+from skyforge.adapters.sql.login_attempts import SqlLoginCounters
 from skyforge.adapters.sql.uow import SqlUnitOfWork
 from skyforge.bootstrap_adapters import edge_of, limiter_of, login_throttle_of, oidc_of, runtime_of
 from skyforge.bootstrap_cache import CacheWiring
@@ -163,7 +164,9 @@ class Platform:
         self.hasher = Argon2Hasher()
         self.signer = JwtSigner()
         self.limiter = limiter_of(settings)
-        self.login_throttle = login_throttle_of(settings, self.limiter, self.engine)
+        self.login_throttle = login_throttle_of(
+            settings, self.limiter, SqlLoginCounters(self.engine)
+        )
         self.bus = MessageBus(self._commands(), self._events())
         # The event stream: consumers register with `feed` before start(); the relay feeds it.
         self.stream = EventsWiring(settings, self.engine)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from skyforge.adapters.oidc import OidcClient
 from skyforge.adapters.oidc.login import OidcLoginProvider
 from skyforge.adapters.ratelimit import (
+    Counters,
     LockoutPolicy,
     LoginGuard,
     MemoryRateLimiter,
     RateLimiter,
     RedisRateLimiter,
 )
-from skyforge.adapters.sql.login_attempts import SqlLoginCounters
 from skyforge.config import Settings
 from skyforge.edge.base import EdgeRouter
 from skyforge.edge.null import NullEdge
@@ -62,12 +60,12 @@ def limiter_of(s: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
-def login_throttle_of(s: Settings, limiter: RateLimiter, engine: AsyncEngine) -> LoginGuard:
+def login_throttle_of(s: Settings, limiter: RateLimiter, database: Counters) -> LoginGuard:
     """Failed logins counted in Redis when configured (shared, like the limiter), else in the
-    database: never in process only, so that a restart does not hand out fresh guesses."""
+    `database`: never in process only, so that a restart does not hand out fresh guesses."""
     first = s.login_lock_seconds
     policy = LockoutPolicy(first_lock=first, max_lock=max(first, 900.0))
-    return LoginGuard(limiter if s.redis_url else SqlLoginCounters(engine), policy)
+    return LoginGuard(limiter if s.redis_url else database, policy)
 
 
 def oidc_of(s: Settings) -> OidcLoginProvider | None:

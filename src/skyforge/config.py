@@ -122,20 +122,6 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("admin_token")
-    @classmethod
-    def _check_admin_token(cls, value: str | None) -> str | None:
-        # The message never holds the value: start-up prints it.
-        if not value:
-            return None
-        if len(value) < MIN_ADMIN_TOKEN_LENGTH:
-            raise ValueError(
-                f"SKYFORGE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters "
-                f"(it has {len(value)}); e.g. `openssl rand -base64 33`, or leave it unset "
-                "and SkyForge generates one"
-            )
-        return value
-
     @property
     def db_url(self) -> str:
         """The SQLAlchemy async URL: the configured one, or SQLite in the data dir."""
@@ -154,3 +140,17 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: str | None) -> str | None:
+        # The message never holds the value: start-up prints it.
+        if not value:
+            return None
+        if len(value) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"SKYFORGE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters "
+                f"(it has {len(value)}); e.g. `openssl rand -base64 33`, or leave it unset "
+                "and SkyForge generates one"
+            )
+        return value

@@ -229,10 +229,10 @@ class CaddyEdge:
                 routes=self._state.routes,
                 slots=self._state.slots,
                 tls=self._state.tls,
+                timeouts=self._timeouts,
                 redirect_https=self._state.redirect_https,
                 https=self._https,
                 tokens_dir=self.tokens_dir,
-                timeouts=self._timeouts,
             )
         )
         if self._client is None or config == self._loaded:

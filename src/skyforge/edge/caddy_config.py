@@ -124,10 +124,10 @@ def build_config(
     routes: Mapping[str, Sequence[str]],
     slots: Mapping[str, int],
     tls: Collection[str] = (),
+    timeouts: ServerTimeouts = ServerTimeouts(),
     redirect_https: Collection[str] = (),
     https: caddy_tls.Https | None = None,
     tokens_dir: Path | None = None,
-    timeouts: ServerTimeouts = ServerTimeouts(),
 ) -> Json:
     """The full config: one route per key with hostnames, then a catch-all 404.
 

@@ -1,13 +1,13 @@
 """login attempts: failed-login counters and lock-outs that outlive a restart
 
-Revision ID: 0014
+Revision ID: 0014_login_attempts
 Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
+revision = "0014_login_attempts"  # named: other 0014s branch off 0013 too
 down_revision = "0013"
 
 
