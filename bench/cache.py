@@ -35,7 +35,7 @@ from skyforge.config import Settings  # noqa: E402
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
-ADMIN = "bench-admin-token"
+ADMIN = "bench-admin-token-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 
 

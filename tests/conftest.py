@@ -18,7 +18,7 @@ from skyforge.config import Settings
 from tests.support import make_git_repo
 
 POSTGRES = os.environ.get("SKYFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-TOKEN = "test-admin-token"
+TOKEN = "test-admin-token-0123456789abcdef"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

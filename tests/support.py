@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skyforge.adapters.builders.stack import system_python
 from skyforge.adapters.sql.outbox import SqlOutbox
+from skyforge.api import deadlines
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
@@ -96,6 +97,31 @@ threading.Thread(target=tick, daemon=True).start()
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
     return {"Procfile": "web: python3 app.py $PORT\n", "app.py": app}
+
+
+def trickle(sock: socket.socket, data: bytes, every: float = 0.2, within: float = 15.0) -> bytes:
+    """Send `data` a byte every `every` seconds (then nothing more) until the server closes the
+    connection; what it answered. Fails if it is still open after `within` seconds."""
+    answer, sent = b"", 0
+    deadline = time.monotonic() + within
+    sock.settimeout(every)
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:  # nothing from the server for `every` seconds: the next byte
+            if sent < len(data):
+                try:
+                    sock.sendall(data[sent : sent + 1])
+                except (BrokenPipeError, ConnectionResetError):
+                    return answer
+                sent += 1
+            continue
+        except ConnectionResetError:
+            return answer
+        if not chunk:
+            return answer
+        answer += chunk
+    raise AssertionError(f"the connection is still open after {within} s: {answer!r}")
 
 
 def free_port() -> int:
@@ -183,6 +209,7 @@ def api_server(settings: Settings) -> Iterator[str]:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        http=deadlines.protocol(settings.header_timeout, settings.body_timeout),  # as `up` does
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

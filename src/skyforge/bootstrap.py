@@ -19,6 +19,7 @@ from skyforge.adapters.ratelimit import (
 from skyforge.adapters.sql.engine import make_engine, migrate
 from skyforge.adapters.sql.idempotency import SqlIdempotencyStore
 from skyforge.adapters.sql.jobs import SqlJobStore
+from skyforge.adapters.sql.login_attempts import SqlLoginCounters
 from skyforge.adapters.sql.uow import SqlUnitOfWork
 from skyforge.bootstrap_adapters import (
     build_limits,
@@ -212,7 +213,9 @@ class Platform:
         self.hasher = Argon2Hasher()
         self.signer = self.signing.signer
         self.limiter = limiter_of(settings)
-        self.login_throttle = login_throttle_of(settings, self.limiter)
+        self.login_throttle = login_throttle_of(
+            settings, self.limiter, SqlLoginCounters(self.engine)
+        )
         self.bus = MessageBus(self._commands(), self._events())
         # The event stream: consumers register with `feed` before start(); the relay feeds it.
         self.stream = EventsWiring(settings, self.engine)

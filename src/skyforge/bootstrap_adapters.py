@@ -8,6 +8,7 @@ from skyforge.adapters.crypto.keyring import KeyringError
 from skyforge.adapters.oidc import OidcClient
 from skyforge.adapters.oidc.login import OidcLoginProvider
 from skyforge.adapters.ratelimit import (
+    Counters,
     LockoutPolicy,
     LoginGuard,
     MemoryRateLimiter,
@@ -31,6 +32,7 @@ def edge_of(s: Settings) -> EdgeRouter:
     if s.edge == "null" or s.runtime != "local":
         return NullEdge()
     from skyforge.edge.caddy import CaddyEdge
+    from skyforge.edge.caddy_config import ServerTimeouts
 
     return CaddyEdge(
         s.data_dir.resolve(),
@@ -38,6 +40,7 @@ def edge_of(s: Settings) -> EdgeRouter:
         s.edge_host,
         https_port=s.edge_https_port,
         acme_email=s.acme_email,
+        timeouts=ServerTimeouts(s.header_timeout, s.edge_body_timeout, s.edge_idle_timeout),
     )
 
 
@@ -117,9 +120,12 @@ def limiter_of(s: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
-def login_throttle_of(s: Settings, limiter: RateLimiter) -> LoginGuard:
+def login_throttle_of(s: Settings, limiter: RateLimiter, database: Counters) -> LoginGuard:
+    """Failed logins counted in Redis when configured (shared, like the limiter), else in the
+    `database`: never in process only, so that a restart does not hand out fresh guesses."""
     first = s.login_lock_seconds
-    return LoginGuard(limiter, LockoutPolicy(first_lock=first, max_lock=max(first, 900.0)))
+    policy = LockoutPolicy(first_lock=first, max_lock=max(first, 900.0))
+    return LoginGuard(limiter if s.redis_url else database, policy)
 
 
 def oidc_of(s: Settings) -> OidcLoginProvider | None:

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MIN_ADMIN_TOKEN_LENGTH = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKYFORGE_", extra="ignore")
@@ -17,6 +19,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     edge_host: str = "127.0.0.1"
     edge_port: int = Field(8080, ge=1, le=65535)
+    # The operator's own admin token, instead of one generated at first start: long enough
+    # that it cannot be guessed (see _check_admin_token).
     admin_token: str | None = None
     database_url: str | None = None
     redis_url: str | None = None
@@ -85,6 +89,17 @@ class Settings(BaseSettings):
     # Secure defaults of the HTTP API.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # "https://a,..."
     max_body_bytes: int = Field(1_048_576, ge=0)
+    # Slow clients (see api/deadlines.py): a request's headers must arrive within
+    # header_timeout (the API and the edge), its body within body_timeout on the API (plus a
+    # second per 64 KiB received, for big git pushes); the edge gives a whole request (headers
+    # and body) edge_body_timeout, and closes a kept-alive connection idle for edge_idle_timeout.
+    header_timeout: float = Field(10.0, gt=0)
+    body_timeout: float = Field(60.0, gt=0)
+    edge_body_timeout: float = Field(60.0, gt=0)
+    edge_idle_timeout: float = Field(120.0, gt=0)
+    # A long response (a log stream, SSE) checks its caller's access again this often, and
+    # ends once it is gone (a token revoked, a session logged out, a member removed).
+    stream_recheck_seconds: float = Field(2.0, gt=0)
     rate_api_burst: int = Field(300, ge=1)  # per token (and a ceiling per client address)
     rate_api_per_second: float = Field(5.0, gt=0)
     rate_auth_burst: int = Field(20, ge=1)  # login, sign-up, refresh, token creation: per address
@@ -155,3 +170,17 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: str | None) -> str | None:
+        # The message never holds the value: start-up prints it.
+        if not value:
+            return None
+        if len(value) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"SKYFORGE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters "
+                f"(it has {len(value)}); e.g. `openssl rand -base64 33`, or leave it unset "
+                "and SkyForge generates one"
+            )
+        return value

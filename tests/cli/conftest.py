@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from skyforge.cli.main import app
 from skyforge.config import Settings
 
-TOKEN = "test-token"
+TOKEN = "cli-test-token-0123456789abcdef0"
 PASSWORD = "correct horse battery"
 NAME = "Ada Lovelace"
 Cli = Callable[..., Result]

@@ -12,13 +12,15 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.support import trickle
 
 from skyforge.edge import validate
 from skyforge.edge.base import EdgeRouter, Route
 from skyforge.edge.caddy import CaddyEdge, CaddyError
-from skyforge.edge.caddy_config import MIN_CAPACITY, build_config, encode
+from skyforge.edge.caddy_config import MIN_CAPACITY, ServerTimeouts, build_config, encode
 from skyforge.edge.caddy_process import read_pidfile
 from skyforge.edge.null import NullEdge
 from skyforge.kernel.errors import Invalid
@@ -49,6 +51,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:  # reads the whole body first, as an app would
+        read = len(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self.server.bodies.append(read)  # type: ignore[attr-defined]
+        body = f"read {read}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the edge may have given up on this request
+            self.wfile.write(body)
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -58,6 +70,7 @@ class Backend:
 
     def __init__(self) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.bodies = []  # type: ignore[attr-defined]  # the length of each POST's body
         self.port = int(self.server.server_address[1])
         self.address = f"127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -144,8 +157,8 @@ async def make_edge(tmp_path: Path) -> AsyncIterator[MakeEdge]:
     """CaddyEdges on a data dir and a free port; every Caddy they started is stopped at the end."""
     made: list[CaddyEdge] = []
 
-    def make(data_dir: Path | None = None, port: int | None = None) -> CaddyEdge:
-        made.append(CaddyEdge(data_dir or tmp_path, port or free_port()))
+    def make(data_dir: Path | None = None, port: int | None = None, **options: Any) -> CaddyEdge:
+        made.append(CaddyEdge(data_dir or tmp_path, port or free_port(), **options))
         return made[-1]
 
     try:
@@ -541,6 +554,99 @@ def test_the_config_does_not_depend_on_the_order_routes_are_given_in(tmp_path: P
 
     assert config(routes) == config([routes[1], Route(KEY, ("X.com", HOST))])
     assert f'"dial":"{{file.{tmp_path}/p.a/slot-1.dial}}"'.encode() in config(routes)
+
+
+# -- slow clients ------------------------------------------------------------------------------
+
+
+def test_the_config_bounds_how_long_a_client_may_take(tmp_path: Path) -> None:
+    config = build_config(
+        admin_socket=tmp_path / "admin.sock",
+        listen="127.0.0.1:8080",
+        unavailable_socket=tmp_path / "unavailable.sock",
+        edge_dir=tmp_path,
+        routes={},
+        slots={},
+    )
+    for server in config["apps"]["http"]["servers"].values():
+        assert server["read_header_timeout"] == "10000ms"  # the defaults
+        assert server["read_timeout"] == "60000ms"
+        assert server["idle_timeout"] == "120000ms"
+    with pytest.raises(ValueError):
+        ServerTimeouts(read_header=0)
+
+
+SLOW = ServerTimeouts(read_header=1.0, read_body=2.0, idle=5.0)
+
+
+@pytest.fixture
+async def slow_edge(
+    make_edge: MakeEdge, backends: Callable[[], Backend]
+) -> tuple[CaddyEdge, Backend]:
+    """Real Caddy with deadlines of a second or two, routing HOST to a backend."""
+    edge, backend = make_edge(timeouts=SLOW), backends()
+    await edge.start()
+    await edge.set_routes([Route(KEY, (HOST,))])
+    await edge.set_upstreams(KEY, [backend.address])
+    assert get(edge.edge_port, HOST)[0] == 200  # prompt clients are served
+    return edge, backend
+
+
+def edge_socket(edge: CaddyEdge) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", edge.edge_port), timeout=15)
+
+
+async def test_a_client_trickling_its_headers_through_the_edge_is_cut_off(
+    slow_edge: tuple[CaddyEdge, Backend],
+) -> None:
+    edge, _ = slow_edge
+    endless = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nX-Filler: {'a' * 400}\r\n\r\n".encode()
+    with edge_socket(edge) as sock:
+        answer = await asyncio.to_thread(trickle, sock, endless)
+    assert b"200 OK" not in answer
+
+
+async def test_a_client_trickling_a_body_through_the_edge_is_cut_off_from_the_app(
+    slow_edge: tuple[CaddyEdge, Backend],
+) -> None:
+    edge, backend = slow_edge
+    start = f"POST / HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 1000\r\n\r\n".encode()
+    with edge_socket(edge) as sock:
+        sock.sendall(start)
+        for _ in range(100):  # a byte every 0.2 s: 20 s, far past the 2 s bound
+            sock.sendall(b"x")
+            await asyncio.sleep(0.2)
+            if backend.server.bodies:  # type: ignore[attr-defined]
+                break
+    # The app's request ended at the bound with the little that had come (Caddy 2.11 keeps the
+    # client's own connection until the client goes, draining what it still sends: see README).
+    [read] = backend.server.bodies  # type: ignore[attr-defined]
+    assert 0 < read < 100
+
+    with edge_socket(edge) as sock:  # the same request sent promptly goes through
+        sock.sendall(start + b"x" * 1000)
+        assert b"read 1000" in await asyncio.to_thread(sock.recv, 65536)
+
+
+async def test_a_trickled_body_no_app_reads_is_cut_off(
+    slow_edge: tuple[CaddyEdge, Backend],
+) -> None:
+    edge, _ = slow_edge
+    start = b"POST / HTTP/1.1\r\nHost: nobody.p.localhost\r\nContent-Length: 1000\r\n\r\n"
+    with edge_socket(edge) as sock:
+        sock.sendall(start)
+        answer = await asyncio.to_thread(trickle, sock, b"x" * 1000)
+    assert answer.startswith(b"HTTP/1.1 404 Not Found\r\n"), answer
+
+
+async def test_an_idle_kept_alive_connection_to_the_edge_is_closed(
+    slow_edge: tuple[CaddyEdge, Backend],
+) -> None:
+    edge, _ = slow_edge
+    with edge_socket(edge) as sock:
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        answer = await asyncio.to_thread(trickle, sock, b"")  # then nothing more
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
 
 
 # -- load --------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from tests.support import WHO_AM_I, free_port, make_git_repo
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SKYFORGE = Path(sys.prefix) / "bin" / "skyforge"
-TOKEN = "e2e-admin-token"
+TOKEN = "e2e-admin-token-0123456789abcdef"
 
 # A test app: answers with what the test needs to see (pid, release, config), logs a line per
 # request, and has a worker process type that is not routed.

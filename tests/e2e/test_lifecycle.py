@@ -186,3 +186,16 @@ def test_a_rollback_right_after_a_config_change_went_live_returns_to_the_release
         body = sf.wait_for(HOST, lambda b: json.loads(b)["greeting"] == "hello")
         assert json.loads(body)["release"] == "v3"
         assert api.get(f"{SVC}/releases").json()["items"][0]["description"] == "Rollback to v1"
+
+
+def test_a_short_admin_token_is_refused_at_start_without_being_printed(tmp_path: Path) -> None:
+    sf = SkyForge(tmp_path / "short")
+    short = "only-twenty-one-chars"
+    env = {**sf.env, "SKYFORGE_ADMIN_TOKEN": short}
+    done = subprocess.run([str(SKYFORGE), "up"], env=env, capture_output=True, timeout=60)
+    output = (done.stdout + done.stderr).decode()
+    assert done.returncode == 1, output
+    assert "SKYFORGE_ADMIN_TOKEN must be at least 32 characters (it has 21)" in output
+    assert short not in output
+    assert "Traceback" not in output
+    assert not sf.data_dir.exists()  # refused before anything was written

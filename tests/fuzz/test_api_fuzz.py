@@ -28,7 +28,7 @@ from tests.support import api_server, free_port, make_git_repo
 
 from skyforge.config import Settings
 
-TOKEN = "fuzz-token"
+TOKEN = "fuzz-token-0123456789abcdef01234"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -21,7 +21,7 @@ from tests.support import api_server, free_port, make_git_repo, ticking_app
 
 from skyforge.config import Settings
 
-TOKEN = "logs-admin-token"
+TOKEN = "logs-admin-token-0123456789abcdef"
 SKYFORGE = Path(sys.executable).parent / "skyforge"
 LOGS = "/api/v1/projects/shop/services/web/logs"
 

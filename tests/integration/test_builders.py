@@ -190,7 +190,7 @@ async def test_a_package_that_does_not_exist_fails_the_build_with_the_reason_in_
 async def test_the_build_environment_holds_no_control_plane_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SKYFORGE_ADMIN_TOKEN", "super-secret-admin-token")
+    monkeypatch.setenv("SKYFORGE_ADMIN_TOKEN", "super-secret-admin-token-0123456789")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "another-secret")
     app_dir = tmp_path / "app"
     app_dir.mkdir()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ from tests.support import api_server, free_port, make_git_repo
 
 from skyforge.config import Settings
 
-TOKEN = "git-push-admin-token"
+TOKEN = "git-push-admin-token-0123456789ab"
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +43,27 @@ def api(server: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """The real git client, with nothing of this machine's user setup (no credential helper)."""
+def git_env(cwd: Path) -> dict[str, str]:
+    """Nothing of this machine's user setup for the git client (no credential helper)."""
     home = cwd.parent / "git-home"
     home.mkdir(exist_ok=True)
-    env = {
+    return {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
         "LANG": "C",
     }
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real git client, with nothing of this machine's user setup (no credential helper)."""
     done = subprocess.run(
-        ["git", "-C", str(cwd), *args], env=env, capture_output=True, text=True, timeout=120
+        ["git", "-C", str(cwd), *args],
+        env=git_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check and done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)}:\n{done.stdout}{done.stderr}")
@@ -184,17 +194,22 @@ def test_a_viewer_may_clone_but_not_push(
 
 
 def _viewer_token(server: str, api: httpx.Client, project: str) -> str:
+    return _member_token(server, api, project, "viewer")[1]
+
+
+def _member_token(server: str, api: httpx.Client, project: str, role: str) -> tuple[str, str]:
+    """A new user with `role` in the project: (e-mail, access token)."""
     email = f"v-{uuid.uuid4().hex[:8]}@example.com"
     invited = api.post("/api/v1/invitations", json={"email": email, "org_role": "member"})
     body = {"invitation": invited.json()["token"], "email": email, "password": "pw-" + "x" * 20}
     assert httpx.post(f"{server}/api/v1/auth/signup", json={**body, "name": "V"}).is_success
-    added = api.post(f"/api/v1/projects/{project}/members", json={"email": email, "role": "viewer"})
+    added = api.post(f"/api/v1/projects/{project}/members", json={"email": email, "role": role})
     assert added.status_code == 201, added.text
     login = httpx.post(
         f"{server}/api/v1/auth/login", json={"email": email, "password": body["password"]}
     )
     access: str = login.json()["access_token"]
-    return access
+    return email, access
 
 
 def test_a_gzipped_fetch_request_is_understood(server: str, project: str, tmp_path: Path) -> None:
@@ -230,3 +245,60 @@ def test_deleting_the_service_deletes_its_repository(
     assert api.post(f"/api/v1/projects/{project}/services", json=again).status_code == 201
 
     assert git(repo, "ls-remote", remote(server, project)).stdout == ""
+
+
+TICKING_BUILD = {  # a Node app whose build prints a line every 0.1 s until it is cancelled
+    "package.json": json.dumps(
+        {
+            "name": "ticking",
+            "version": "1.0.0",
+            "scripts": {
+                "build": "node -e \"let i=0;setInterval(()=>console.log('tick '+i++),100)\"",
+                "start": 'node -e ""',
+            },
+        }
+    ),
+}
+
+
+def test_a_pusher_removed_from_the_project_sees_no_more_of_the_deploys_output(
+    server: str, api: httpx.Client, project: str, tmp_path: Path
+) -> None:
+    email, token = _member_token(server, api, project, "developer")
+    repo = make_git_repo(tmp_path / "app", TICKING_BUILD)
+    push = subprocess.Popen(
+        ["git", "-C", str(repo), "push", remote(server, project, token), "main"],
+        env=git_env(repo),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        logs = wait_for_log_line(api, project, "tick 3")
+
+        removed = api.delete(f"/api/v1/projects/{project}/members/{email}")
+        assert removed.status_code == 204
+        wait_for_log_line(api, project, "tick 80")  # seconds later, the build still prints
+        api.post(f"{logs.removesuffix('/logs')}/cancel")
+        _, stderr = push.communicate(timeout=60)
+    finally:
+        push.kill()
+
+    assert "remote:  !     Output stopped: no project named" in stderr, stderr
+    assert "remote: tick 3" in stderr
+    assert "remote: tick 80" not in stderr  # shown to the admin's stream, not to the pusher
+    assert "remote:  !     Push rejected: the deploy cancelled" in stderr
+    assert push.returncode != 0
+
+
+def wait_for_log_line(api: httpx.Client, project: str, line: str) -> str:
+    """The log path of the project's deploy, once its output holds `line`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = deploys(api, project)
+        if found:
+            path = f"/api/v1/projects/{project}/services/web/deploys/{found[0]['id']}/logs"
+            if line in api.get(path, params={"follow": "false"}).text.splitlines():
+                return path
+        time.sleep(0.1)
+    raise AssertionError(f"no deploy printed {line!r}")

@@ -221,7 +221,7 @@ def test_a_command_is_split_and_expanded_without_a_shell(tmp_path: Path) -> None
 def test_the_environment_is_built_from_scratch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SKYFORGE_ADMIN_TOKEN", "top-secret")
+    monkeypatch.setenv("SKYFORGE_ADMIN_TOKEN", "top-secret-admin-token-0123456789")
     app = make_app(tmp_path, 3, env={"PATH": "/opt/bin"})
     env = build_env(app, "web", 1, 4000)
     assert env["PATH"] == "/opt/bin"
@@ -498,7 +498,7 @@ async def test_cancelling_a_rollout_leaves_the_old_release_serving(
 async def test_the_app_never_sees_the_control_planes_environment(
     tmp_path: Path, runtime: LocalRuntime, edge: NullEdge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SKYFORGE_ADMIN_TOKEN", "top-secret")
+    monkeypatch.setenv("SKYFORGE_ADMIN_TOKEN", "top-secret-admin-token-0123456789")
     v1 = make_app(tmp_path, 1, env={"GREETING": "hi"})
     await runtime.rollout(v1, Lines(), 10)
     env = (await get(edge.upstreams[KEY][0], "/env")).json()

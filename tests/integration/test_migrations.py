@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, insert, inspect, select, text
+from sqlalchemy import MetaData, func, insert, inspect, select, text
 from tests.support import stored_bytes
 
 from skyforge.adapters.crypto.blobs import sealed_bytes_of
@@ -138,5 +138,47 @@ async def test_upgrading_drops_plaintext_signing_keys_and_seals_drain_urls(
         assert sealer.open(drain.sealed_url, url_binding("d1")).decode() == url
         raw = await stored_bytes(engine, database_url)
         assert token.encode() not in raw and private_d.encode() not in raw
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_keeps_every_row_that_refers_to_a_service(
+    database_url: str, tmp_path: Path
+) -> None:
+    """On SQLite a migration that changes a table copies it and drops the old one: the rows
+    that refer to it (config vars, releases, drains...) must not go with it."""
+    engine = make_engine(Settings(database_url=database_url).db_url)
+    at = datetime.now(UTC)
+    rows: dict[str, dict[str, Any]] = {
+        "projects": {"id": "p1", "name": "shop", "created_at": at},
+        "environments": {"id": "e1", "project_id": "p1", "name": "production", "created_at": at},
+        "services": {
+            "id": "s1",
+            "project_id": "p1",
+            "project_name": "shop",
+            "environment_id": "e1",
+            "name": "web",
+            "git_url": "https://git.example.com/shop.git",
+            "branch": "main",
+            "scale": {},
+            "created_at": at,
+            "updated_at": at,
+        },
+        "config_vars": {"service_id": "s1", "name": "GREETING", "value": "hi"},
+    }
+    try:
+        await migrate(engine, tmp_path, target="0013")
+        async with engine.begin() as conn:
+            old = MetaData()
+            await conn.run_sync(old.reflect)
+            for table, row in rows.items():
+                await conn.execute(insert(old.tables[table]).values(**row))
+        await migrate(engine, tmp_path, sealed_bytes_of(tmp_path))
+        async with engine.connect() as conn:
+            for table in rows:
+                count = (
+                    await conn.execute(select(func.count()).select_from(old.tables[table]))
+                ).scalar()
+                assert count == 1, f"the upgrade lost the row of {table}"
     finally:
         await engine.dispose()

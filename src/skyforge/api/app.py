@@ -11,9 +11,10 @@ from sqlalchemy import text
 
 from skyforge import __version__
 from skyforge.adapters.ratelimit import Rule
-from skyforge.api import errors, metrics, openapi, security
+from skyforge.api import deadlines, errors, metrics, openapi, security
 from skyforge.api.context import RequestContextMiddleware
 from skyforge.api.idempotency import IdempotencyMiddleware
+from skyforge.api.rest import audit as audit_routes
 from skyforge.api.rest import databases as database_routes
 from skyforge.api.rest import deploys, domains, identity, members, projects, services
 from skyforge.api.rest import git as git_routes
@@ -79,12 +80,15 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
             ),
         ),
     )
+    # Inside the metrics and request context: a 408 is counted and carries its request id.
+    app.add_middleware(deadlines.BodyDeadlineMiddleware, body_timeout=s.body_timeout)
     metrics.install(app, platform.metrics)
 
     app.add_middleware(RequestContextMiddleware)
     for module in (identity, projects, members, services, deploys, domains):
         app.include_router(module.router)
     app.include_router(identity.wellknown)
+    app.include_router(audit_routes.router)
     app.include_router(secret_routes.router)
     app.include_router(database_routes.router)
     app.include_router(log_routes.router)

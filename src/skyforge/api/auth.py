@@ -37,12 +37,28 @@ def allow(action: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, allowed to do `action` (in the path's project, if any)."""
 
     async def check(request: Request, principal: Caller) -> Principal:
-        project = request.path_params.get("project")
-        platform = request.app.state.platform
-        if project is None:
-            require_scope(principal, action)
-        else:
-            await platform.cache.authorize(principal, project, action)  # identity's, cached
+        await _authorize(request, principal, action)
         return principal
 
     return check
+
+
+def still_allowed(request: Request, action: str) -> Callable[[], Awaitable[Principal]]:
+    """The authentication and authorization of `allow(action)`, to run again while a long
+    response lasts (see api/streams.py)."""
+
+    async def check() -> Principal:
+        principal = await require_principal(request)
+        await _authorize(request, principal, action)
+        return principal
+
+    return check
+
+
+async def _authorize(request: Request, principal: Principal, action: str) -> None:
+    project = request.path_params.get("project")
+    platform = request.app.state.platform
+    if project is None:
+        require_scope(principal, action)
+    else:
+        await platform.cache.authorize(principal, project, action)  # identity's, cached

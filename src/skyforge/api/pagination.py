@@ -1,4 +1,4 @@
-"""Cursor pagination: {"items": [...], "next_cursor": ...}."""
+"""Cursor pagination: {"items": [...], "next_cursor": ...}; the query types of listings."""
 
 from __future__ import annotations
 
@@ -6,15 +6,32 @@ import base64
 import binascii
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import BeforeValidator
 
 from skyforge.kernel.errors import Invalid
 
 _KEY = re.compile(r"^[0-9a-z]{1,40}$")
 Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")]
+_NUMBER = re.compile(r"^\s*[-+]?[0-9.eE+-]+\s*$")
+
+
+def _date_time(value: object) -> object:
+    # pydantic would read a bare number as unix seconds: the description promises date-times.
+    if isinstance(value, str) and _NUMBER.fullmatch(value):
+        raise ValueError("expected an RFC 3339 date-time such as 2026-12-04T18:00:00Z")
+    return value
+
+
+Instant = Annotated[
+    datetime | None,
+    BeforeValidator(_date_time),
+    Query(description="an RFC 3339 date-time"),
+]
 
 
 def encode(value: str) -> str:

@@ -102,6 +102,8 @@ def follow_events(api: Api, path: str, tail: int, grep: str | None) -> None:
             # Caught in here: past the `with`, the client would turn a drop into an error.
             try:
                 for event_id, kind, data in events(_lines(chunks)):
+                    if kind == "error":  # e.g. the token was revoked: reconnecting won't help
+                        fail(f"the log stream ended: {json.loads(data).get('detail', data)}")
                     last = event_id or last
                     item = json.loads(data) if kind == "log" else None
                     if item and (needle is None or needle in item["line"].lower()):

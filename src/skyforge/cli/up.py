@@ -9,8 +9,10 @@ import signal
 from collections.abc import Iterator
 
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 
+from skyforge.api import deadlines
 from skyforge.api.app import create_app
 from skyforge.bootstrap import Platform
 from skyforge.config import Settings
@@ -33,6 +35,7 @@ async def serve(settings: Settings, console: Console) -> None:
             log_config=None,  # uvicorn's loggers print through the structured handler
             lifespan="off",
             access_log=True,
+            http=deadlines.protocol(settings.header_timeout, settings.body_timeout),
         )
         server = _Server(config)
         loop = asyncio.get_running_loop()
@@ -95,7 +98,11 @@ def run() -> None:
     # data dir is for its user alone, whatever the umask it was started with.
     os.umask(0o077)
     console = Console(highlight=False, soft_wrap=True)  # a token must stay on one line
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        console.print(f"[red]SkyForge could not start: {settings_problems(exc)}[/red]")
+        raise SystemExit(1) from None
     structured.configure(settings.log_level, settings.log_format)
     tracing.configure()  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
@@ -105,3 +112,13 @@ def run() -> None:
         raise SystemExit(1) from exc
     finally:
         tracing.shutdown()  # the spans still batched leave before the process does
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """What is wrong with the settings, by variable, without the values (they may be secrets)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "SKYFORGE_" + "_".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(message if message.startswith(name) else f"{name}: {message}")
+    return "; ".join(problems)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from skyforge.edge import caddy_state, caddy_tls, validate
+from skyforge.edge import caddy_config, caddy_state, caddy_tls, validate
 from skyforge.edge.base import Route
 from skyforge.edge.caddy_config import (
     bootstrap_config,
@@ -72,6 +72,7 @@ class CaddyEdge:
         acme_email: str | None = None,
         acme_ca: str | None = None,
         binary: Path | None = None,
+        timeouts: caddy_config.ServerTimeouts | None = None,
     ) -> None:
         data_dir = data_dir.resolve()  # absolute: its paths go into the config
         # Braces and backslashes would be read as placeholders, "|" as a unix socket's mode.
@@ -106,6 +107,7 @@ class CaddyEdge:
         self._slots_written: set[str] = set()  # keys whose slot files match the state
         self._repairs: Counter[str] = Counter()
         self._lock = asyncio.Lock()
+        self._timeouts = timeouts or caddy_config.ServerTimeouts()  # slow clients
 
     @property
     def pid(self) -> int | None:
@@ -315,6 +317,7 @@ class CaddyEdge:
                 routes=self._state.routes,
                 slots=self._state.slots,
                 tls=self._state.tls,
+                timeouts=self._timeouts,
                 redirect_https=self._state.redirect_https,
                 https=self._https,
                 tokens_dir=self.tokens_dir,

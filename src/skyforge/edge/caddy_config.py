@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,33 @@ PAGE_503 = _PAGE.format(
     title="503 Service Unavailable",
     text="<code>{http.request.host}</code> has no running release.",
 )
+
+
+@dataclass(frozen=True)
+class ServerTimeouts:
+    """How long a client of the edge may take, in seconds: to send a request's headers, to
+    send the whole request (headers and body), and to idle on a kept-alive connection. A
+    client trickling its request a byte at a time is cut off (slow-client protection)."""
+
+    read_header: float = 10.0
+    read_body: float = 60.0
+    idle: float = 120.0
+
+    def __post_init__(self) -> None:
+        if min(self.read_header, self.read_body, self.idle) <= 0:
+            raise ValueError("the edge's timeouts must be positive")
+
+    def config(self) -> Json:
+        """Caddy's server fields (Go's ReadHeaderTimeout, ReadTimeout and IdleTimeout)."""
+        return {
+            "read_header_timeout": _duration(self.read_header),
+            "read_timeout": _duration(self.read_body),
+            "idle_timeout": _duration(self.idle),
+        }
+
+
+def _duration(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
 
 
 def capacity(count: int, current: int = 0) -> int:
@@ -121,6 +149,7 @@ def build_config(
     routes: Mapping[str, Sequence[str]],
     slots: Mapping[str, int],
     tls: Collection[str] = (),
+    timeouts: ServerTimeouts = ServerTimeouts(),
     redirect_https: Collection[str] = (),
     https: caddy_tls.Https | None = None,
     tokens_dir: Path | None = None,
@@ -164,6 +193,8 @@ def build_config(
         }
         config["apps"].update(caddy_tls.apps(https, secure))
         config["storage"] = caddy_tls.storage(https)
+    for server in servers.values():
+        server.update(timeouts.config())
     return config
 
 

@@ -65,3 +65,23 @@ class MemberRemoved(Event):
     project: str
     email: str
     role: str
+
+
+@dataclass(frozen=True)
+class LoginFailed(Event):
+    """A password login with a wrong e-mail or password: the e-mail tried and from where
+    (never the password). In the organization's audit log, with no caller."""
+
+    type: ClassVar[str] = "auth.login_failed"
+    email: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class LoginLockedOut(Event):
+    """Failed logins locked an account (or a client address) out for `seconds`."""
+
+    type: ClassVar[str] = "auth.locked_out"
+    email: str
+    ip: str
+    seconds: int

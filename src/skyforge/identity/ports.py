@@ -80,6 +80,12 @@ class AuditRepository(Protocol):
         self, project: str, after: str | None, limit: int, filters: dict[str, Any]
     ) -> list[AuditRecord]: ...
 
+    async def org_page(
+        self, after: str | None, limit: int, filters: dict[str, Any]
+    ) -> list[AuditRecord]:
+        """Every project's records and those of no project (filters may name a project)."""
+        ...
+
 
 class OidcLoginRepository(Protocol):
     async def add(self, login: OidcLogin) -> None: ...
@@ -152,7 +158,9 @@ class LoginThrottle(Protocol):
 
     async def check(self, account: str, ip: str) -> ThrottleVerdict: ...
 
-    async def failed(self, account: str, ip: str) -> object: ...
+    async def failed(self, account: str, ip: str) -> ThrottleVerdict:
+        """Count a failure; not allowed: this failure locked the account or address out."""
+        ...
 
     async def succeeded(self, account: str, ip: str) -> None: ...
 

@@ -33,12 +33,8 @@ class Decision:
     remaining: int
 
 
-class RateLimiter(Protocol):
-    """Token buckets, counters and blocks shared by everything that limits by key."""
-
-    async def hit(self, key: str, rule: Rule) -> Decision:
-        """Take one token from the bucket `key` (full when first seen)."""
-        ...
+class Counters(Protocol):
+    """Counters and blocks by key: all a login guard needs (see login.py)."""
 
     async def incr(self, key: str, ttl: float) -> int:
         """Add one to the counter `key`, forgotten `ttl` seconds after its last increment."""
@@ -58,6 +54,14 @@ class RateLimiter(Protocol):
 
     async def reset(self, *keys: str) -> None:
         """Forget the buckets, counters and blocks under `keys`."""
+        ...
+
+
+class RateLimiter(Counters, Protocol):
+    """Token buckets, counters and blocks shared by everything that limits by key."""
+
+    async def hit(self, key: str, rule: Rule) -> Decision:
+        """Take one token from the bucket `key` (full when first seen)."""
         ...
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from skyforge.adapters.ratelimit.base import Decision, RateLimiter, digest, ip_key
+from skyforge.adapters.ratelimit.base import Counters, Decision, digest, ip_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +40,10 @@ class LoginGuard:
 
     # While check() refuses, refuse the login without verifying the password and without
     # calling failed(): an attacker then cannot lengthen a lock, so none outlasts `max_lock`.
-    # Works on any RateLimiter; with Redis, all API replicas see the same counts.
+    # Works on any Counters: Redis, so all API replicas see the same counts, or the database
+    # (SqlLoginCounters), so they also outlive a restart; memory only in tests.
 
-    def __init__(self, limiter: RateLimiter, policy: LockoutPolicy | None = None) -> None:
+    def __init__(self, limiter: Counters, policy: LockoutPolicy | None = None) -> None:
         self._limiter = limiter
         self.policy = policy or LockoutPolicy()
 

@@ -87,10 +87,19 @@ async def migrate(
     with open(lock_dir / "migrate.lock", "w") as lock:
         # Another process migrating the same file waits here; SQLite is one host anyway.
         await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
-        async with engine.begin() as conn:
-            await conn.run_sync(_upgrade, sealer, target)
+        async with engine.connect() as conn:
+            # SQLite changes a table by copying it and dropping the old one; with foreign keys
+            # on, that drop would cascade to every row that references it (a service's drains,
+            # config vars, releases...). Off for the migration (only outside a transaction).
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            await (await raw.execute("PRAGMA foreign_keys=OFF")).close()
+            try:
+                async with conn.begin():
+                    await conn.run_sync(_upgrade, sealer, target)
+            finally:
+                await (await raw.execute("PRAGMA foreign_keys=ON")).close()
         async with engine.connect() as conn:
             # What a migration replaced must not live on in the write-ahead log either (outside
             # any transaction: the driver's own connection).
-            raw: Any = (await conn.get_raw_connection()).driver_connection
-            await (await raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")).close()
+            log: Any = (await conn.get_raw_connection()).driver_connection
+            await (await log.execute("PRAGMA wal_checkpoint(TRUNCATE)")).close()

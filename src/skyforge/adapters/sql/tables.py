@@ -140,6 +140,17 @@ audit_log = Table(
     Column("request_id", String(64)),
 )
 
+# Failed logins by account (a digest, never the e-mail) and by client address, and the locks
+# they set: kept here when there is no Redis, so that a restart forgets neither.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("forget_at", DateTime(timezone=True), nullable=False),  # failures count until then
+    Column("blocked_until", DateTime(timezone=True)),
+)
+
 projects = Table(
     "projects",
     metadata,

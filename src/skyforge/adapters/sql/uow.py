@@ -42,36 +42,47 @@ from skyforge.adapters.sql.repositories.webhooks import (
     SqlWebhookRepository,
 )
 from skyforge.adapters.sql.tables import outbox
+from skyforge.identity.events import LoginFailed, LoginLockedOut
 from skyforge.identity.model import AuditRecord
 from skyforge.kernel import context
 from skyforge.kernel.clock import now
 from skyforge.kernel.ids import new_id
 from skyforge.kernel.messages import Event
 
+# Recorded though nobody is authenticated: the actor is the e-mail that was tried.
+_LOGIN_ATTEMPTS = (LoginFailed, LoginLockedOut)
+
 
 def audit_records(events: list[Event], ctx: context.RequestContext | None) -> list[AuditRecord]:
     """What a request changed, as audit records: who, what, when, from where (events hold no
-    secret values, so neither does the diff)."""
-    if ctx is None or ctx.actor_id is None:
-        return []  # a change made by SkyForge itself (a worker), not by a caller
+    secret values, so neither does the diff). Failed logins and lock-outs too."""
     at = now()
-    return [
-        AuditRecord(
-            id=new_id(),
-            at=at,
-            actor=ctx.actor or "",
-            actor_id=ctx.actor_id,
-            via=ctx.via or "",
-            action=e.type,
-            target=e.target[:255],
-            project=getattr(e, "project", None),
-            diff=e.payload(),
-            ip=ctx.ip,
-            user_agent=(ctx.user_agent or "")[:500] or None,
-            request_id=ctx.request_id,
+    agent = ((ctx.user_agent or "")[:500] or None) if ctx is not None else None
+    records = []
+    for e in events:
+        if ctx is not None and ctx.actor_id is not None:
+            actor, actor_id, via = ctx.actor or "", ctx.actor_id, ctx.via or ""
+        elif isinstance(e, _LOGIN_ATTEMPTS):
+            actor, actor_id, via = e.email, "", "password"
+        else:
+            continue  # a change made by SkyForge itself (a worker), not by a caller
+        records.append(
+            AuditRecord(
+                id=new_id(),
+                at=at,
+                actor=actor,
+                actor_id=actor_id,
+                via=via,
+                action=e.type,
+                target=e.target[:255],
+                project=getattr(e, "project", None),
+                diff=e.payload(),
+                ip=ctx.ip if ctx is not None else getattr(e, "ip", None),
+                user_agent=agent,
+                request_id=ctx.request_id if ctx is not None else None,
+            )
         )
-        for e in events
-    ]
+    return records
 
 
 Publish = Callable[[list[Event]], Awaitable[None]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from skyforge.api.auth import allow
+from skyforge.api.auth import allow, still_allowed
 from skyforge.api.deps import PlatformDep
 from skyforge.api.pagination import Cursor, Limit, decode, page
 from skyforge.api.rest.schemas.deploys import (
@@ -19,6 +19,7 @@ from skyforge.api.rest.schemas.deploys import (
     ReleaseRead,
     RollbackIn,
 )
+from skyforge.api.streams import guarded
 from skyforge.bootstrap import Platform
 from skyforge.deploys import queries
 from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
@@ -112,7 +113,12 @@ async def cancel_deploy(
     dependencies=[Depends(allow("service.read"))],
 )
 async def deploy_logs(
-    project: str, service: str, deploy_id: str, platform: PlatformDep, follow: bool = True
+    request: Request,
+    project: str,
+    service: str,
+    deploy_id: str,
+    platform: PlatformDep,
+    follow: bool = True,
 ) -> StreamingResponse:
     """Build and rollout output, streamed until the deploy finishes (follow=false: so far)."""
     sid = await _service_id(platform, project, service)
@@ -134,7 +140,9 @@ async def deploy_logs(
             if not finished:
                 await asyncio.sleep(0.25)
 
-    return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")
+    check = still_allowed(request, "service.read")
+    body = guarded(lines(), check, platform.settings.stream_recheck_seconds)
+    return StreamingResponse(body, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/releases", response_model=ReleasePage, dependencies=[Depends(allow("service.read"))])

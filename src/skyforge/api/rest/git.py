@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import time
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from skyforge.adapters.git import pktline
 from skyforge.adapters.git.smart_http import SERVICES, GitRun, service_header
 from skyforge.api.errors import problem
+from skyforge.api.streams import Check, guarded, refusal
 from skyforge.bootstrap import Platform
 from skyforge.deploys import queries as deploy_queries
 from skyforge.deploys.commands import RequestDeploy
@@ -67,6 +69,17 @@ async def _allowed(request: Request, project: str, action: str) -> Response | No
         ctx.actor_id, ctx.actor, ctx.via = principal.user_id, principal.email, principal.via
     await platform.cache.authorize(principal, project, action)
     return None
+
+
+def _still_allowed(request: Request, project: str, action: str) -> Check:
+    """What `_allowed` checked, to check again while a response lasts (see api/streams.py)."""
+    platform: Platform = request.app.state.platform
+
+    async def check() -> None:
+        principal = await platform.cache.authenticate(_basic_token(request) or "")
+        await platform.cache.authorize(principal, project, action)
+
+    return check
 
 
 def _action(service: str) -> str:
@@ -121,8 +134,10 @@ async def upload_pack(project: str, service: str, request: Request) -> Response:
     except BaseException:
         run.kill()
         raise
+    check = _still_allowed(request, project, "service.read")
+    body = guarded(_drain(run), check, platform.settings.stream_recheck_seconds)
     return StreamingResponse(
-        _drain(run), media_type="application/x-git-upload-pack-result", headers=NO_CACHE
+        body, media_type="application/x-git-upload-pack-result", headers=NO_CACHE
     )
 
 
@@ -160,7 +175,8 @@ async def receive_pack(project: str, service: str, request: Request) -> Response
         pump.cancel()
         run.kill()
         raise
-    push = _Push(platform, project, service, found.id, found.source.branch, path, commands)
+    check = _still_allowed(request, project, "service.deploy")
+    push = _Push(platform, project, service, found.id, found.source.branch, path, commands, check)
     return StreamingResponse(
         push.respond(run, packets, pump),
         media_type="application/x-git-receive-pack-result",
@@ -190,9 +206,11 @@ class _Push:
         branch: str,
         path: Path,
         commands: pktline.PushCommands,
+        check: Check,
     ) -> None:
         self.platform, self.project, self.service = platform, project, service
         self.service_id, self.branch, self.path, self.commands = service_id, branch, path, commands
+        self.check = check  # the pusher's access, checked again while the deploy's output flows
 
     async def respond(
         self, run: GitRun, packets: asyncio.Queue[bytes | None], pump: asyncio.Task[None]
@@ -264,11 +282,21 @@ class _Push:
         )
         yield pktline.progress(f"-----> Deploying {update.new[:12]} ({self.branch})")
         uow, seq, finished, quiet = self.platform.uow, 0, False, 0.0
+        every = self.platform.settings.stream_recheck_seconds
+        next_check, shown = time.monotonic() + every, True
         while True:
+            if shown and time.monotonic() >= next_check:
+                next_check = time.monotonic() + every
+                if (lost := await refusal(self.check)) is not None:
+                    # The deploy goes on (and a failed one still rewinds the branch below);
+                    # only its output is no longer the pusher's to read.
+                    shown = False
+                    yield pktline.progress(f" !     Output stopped: {lost.detail}")
             batch = await deploy_queries.read_log(deploy.id, seq, 500, uow())
             for number, line in batch:
                 seq = number
-                yield pktline.progress(line)
+                if shown:
+                    yield pktline.progress(line)
             if batch:
                 quiet = 0.0
                 continue

@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from skyforge.api.auth import allow
+from skyforge.api.auth import allow, still_allowed
 from skyforge.api.deps import PlatformDep
+from skyforge.api.streams import guarded, sse_error
 from skyforge.bootstrap import Platform
 from skyforge.deploys import queries as deploy_queries
 from skyforge.kernel.errors import Invalid, NotFound
@@ -120,11 +121,12 @@ async def app_logs(
     """The running app's output (every process): searched, followed live, or as text."""
     found = await platform.cache.service(project, service)
     accept = request.headers.get("accept", "")
+    check, every = still_allowed(request, "service.logs"), platform.settings.stream_recheck_seconds
     if "text/event-stream" in accept:
         resume = last_event_id or cursor
         lines = platform.runtime.logs(found.key, follow=True, tail=tail, cursor=resume)
         return StreamingResponse(
-            _events(lines, _Versions(platform)),
+            guarded(_events(lines, _Versions(platform)), check, every, sse_error),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -150,7 +152,7 @@ async def app_logs(
             at = datetime.fromtimestamp(entry.time or time.time(), UTC)
             yield f"{at.isoformat(timespec='seconds')} {entry.source}: {entry.line}\n"
 
-    return StreamingResponse(text(), media_type="text/plain; charset=utf-8")
+    return StreamingResponse(guarded(text(), check, every), media_type="text/plain; charset=utf-8")
 
 
 async def _pump(lines: AsyncIterator[LogLine], queue: asyncio.Queue[LogLine | None]) -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from skyforge.api.auth import Caller, allow
 from skyforge.api.deps import PlatformDep
-from skyforge.api.pagination import Cursor, Limit, decode, page
+from skyforge.api.pagination import Cursor, Instant, Limit, decode, page
+from skyforge.api.rest.audit import audit_items
 from skyforge.api.rest.schemas.identity import (
     AuditPage,
-    AuditRead,
     MemberIn,
     MemberPage,
     MemberRead,
@@ -71,8 +70,8 @@ async def audit(
     cursor: Cursor = None,
     action: str | None = Query(None, max_length=100),
     actor: str | None = Query(None, max_length=254),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant = None,
+    until: Instant = None,
 ) -> dict[str, Any]:
     """Who did what, when and from where in the project, newest first (read-only)."""
     found = await queries.audit_page(
@@ -85,19 +84,4 @@ async def audit(
         since=since,
         until=until,
     )
-    items = [
-        AuditRead(
-            id=r.id,
-            at=r.at,
-            actor=r.actor,
-            via=r.via,
-            action=r.action,
-            target=r.target,
-            diff=r.diff,
-            ip=r.ip,
-            user_agent=r.user_agent,
-            request_id=r.request_id,
-        )
-        for r in found
-    ]
-    return page(items, limit, found[-1].id if found else "")
+    return page(audit_items(found), limit, found[-1].id if found else "")

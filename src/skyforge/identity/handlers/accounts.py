@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from skyforge.identity.commands import Invite, SignUp
-from skyforge.identity.events import InvitationCreated, UserSignedUp
+from skyforge.identity.events import InvitationCreated, LoginFailed, LoginLockedOut, UserSignedUp
 from skyforge.identity.model import (
     INVITE_PREFIX,
     ORG_ROLES,
@@ -138,7 +140,13 @@ async def password_login(
     stored = user.password_hash if user and user.password_hash else _dummy_hash(hasher)
     valid = isinstance(password, str) and hasher.verify(stored, password)
     if user is None or user.password_hash is None or not valid:
-        await throttle.failed(account, ip)
+        locked = await throttle.failed(account, ip)
+        async with uow:  # audited (see adapters/sql/uow.py): the e-mail tried, never the password
+            uow.emit(LoginFailed(email=account[:254], ip=ip))
+            if not locked.allowed:
+                seconds = math.ceil(locked.retry_after)
+                uow.emit(LoginLockedOut(email=account[:254], ip=ip, seconds=seconds))
+            await uow.commit()
         raise Unauthorized(_BAD_LOGIN)
     await throttle.succeeded(account, ip)
     return user

@@ -283,7 +283,14 @@ class SqlAuditRepository(SqlRepository):
     async def page(
         self, project: str, after: str | None, limit: int, filters: dict[str, Any]
     ) -> list[AuditRecord]:
-        query = select(audit_log).where(audit_log.c.project == project)
+        return await self.org_page(after, limit, {**filters, "project": project})
+
+    async def org_page(
+        self, after: str | None, limit: int, filters: dict[str, Any]
+    ) -> list[AuditRecord]:
+        query = select(audit_log)
+        if filters.get("project"):
+            query = query.where(audit_log.c.project == filters["project"])
         if after:
             query = query.where(audit_log.c.id < after)
         if filters.get("action"):

@@ -106,6 +106,7 @@ class AuditRead(BaseModel):
     via: str
     action: str
     target: str
+    project: str | None = None  # None: the organization's (logins, tokens, invitations)
     diff: dict[str, Any]
     ip: str | None
     user_agent: str | None
