@@ -9,7 +9,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -132,21 +132,6 @@ def process_exists(pid: int) -> bool:
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def backends() -> Iterator[Callable[[], Backend]]:
-    started: list[Backend] = []
-
-    def make() -> Backend:
-        started.append(Backend())
-        return started[-1]
-
-    try:
-        yield make
-    finally:
-        for backend in started:
-            backend.close()
 
 
 MakeEdge = Callable[..., CaddyEdge]

@@ -118,21 +118,6 @@ def admin(edge: CaddyEdge) -> httpx.Client:
 
 
 @pytest.fixture
-def backends() -> Iterator[Callable[[], Backend]]:
-    started: list[Backend] = []
-
-    def make() -> Backend:
-        started.append(Backend())
-        return started[-1]
-
-    try:
-        yield make
-    finally:
-        for backend in started:
-            backend.close()
-
-
-@pytest.fixture
 def open_data_dir() -> Iterator[Path]:
     """A data dir every user may enter (the worst case: the router must not rely on it)."""
     folder = Path(tempfile.mkdtemp(prefix="sf-iso-", dir="/tmp"))

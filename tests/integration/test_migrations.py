@@ -35,6 +35,26 @@ asyncio.run(main())
 """
 
 
+def a_service(at: datetime) -> dict[str, dict[str, Any]]:
+    """The rows of project shop's service web as the 0013 schema holds them, by table."""
+    return {
+        "projects": {"id": "p1", "name": "shop", "created_at": at},
+        "environments": {"id": "e1", "project_id": "p1", "name": "production", "created_at": at},
+        "services": {
+            "id": "s1",
+            "project_id": "p1",
+            "project_name": "shop",
+            "environment_id": "e1",
+            "name": "web",
+            "git_url": "/srv/web",
+            "branch": "main",
+            "scale": {},
+            "created_at": at,
+            "updated_at": at,
+        },
+    }
+
+
 async def test_three_processes_migrating_the_same_database_at_once_all_succeed(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -81,25 +101,7 @@ async def test_upgrading_drops_plaintext_signing_keys_and_seals_drain_urls(
             await conn.run_sync(old.reflect)
             at = datetime.now(UTC)
             rows = {
-                "projects": {"id": "p1", "name": "shop", "created_at": at},
-                "environments": {
-                    "id": "e1",
-                    "project_id": "p1",
-                    "name": "production",
-                    "created_at": at,
-                },
-                "services": {
-                    "id": "s1",
-                    "project_id": "p1",
-                    "project_name": "shop",
-                    "environment_id": "e1",
-                    "name": "web",
-                    "git_url": "/srv/web",
-                    "branch": "main",
-                    "scale": {},
-                    "created_at": at,
-                    "updated_at": at,
-                },
+                **a_service(at),
                 "signing_keys": {
                     "kid": "k1",
                     "alg": "Ed25519",
@@ -148,22 +150,8 @@ async def test_upgrading_keeps_every_row_that_refers_to_a_service(
     """On SQLite a migration that changes a table copies it and drops the old one: the rows
     that refer to it (config vars, releases, drains...) must not go with it."""
     engine = make_engine(Settings(database_url=database_url).db_url)
-    at = datetime.now(UTC)
-    rows: dict[str, dict[str, Any]] = {
-        "projects": {"id": "p1", "name": "shop", "created_at": at},
-        "environments": {"id": "e1", "project_id": "p1", "name": "production", "created_at": at},
-        "services": {
-            "id": "s1",
-            "project_id": "p1",
-            "project_name": "shop",
-            "environment_id": "e1",
-            "name": "web",
-            "git_url": "https://git.example.com/shop.git",
-            "branch": "main",
-            "scale": {},
-            "created_at": at,
-            "updated_at": at,
-        },
+    rows = {
+        **a_service(datetime.now(UTC)),
         "config_vars": {"service_id": "s1", "name": "GREETING", "value": "hi"},
     }
     try:

@@ -83,8 +83,7 @@ def install(
     if max_body_bytes < 0:
         raise ValueError("max_body_bytes must not be negative")
     app.state.security_installed = True
-    app.add_middleware(JsonDepthMiddleware, max_depth=MAX_DEPTH)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(RateLimitMiddleware, limiter=limiter, rules=rules or RateRules())
     if origins:
         app.add_middleware(CorsMiddleware, origins=origins)
@@ -184,85 +183,51 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class _TooLarge(HTTPException):
+class _Refused(HTTPException):
     # An HTTPException: FastAPI turns any other error raised while it reads a body into a 400.
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes")
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(status, detail)
 
 
-class BodyLimitMiddleware:
-    """413 for a declared length over the limit, unread, or once a chunked body passes it."""
+class BodyGuardMiddleware:
+    """Bodies are checked while they stream in, before any parser sees them.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    413 for a body over `max_body_bytes` (a declared length at once, unread); 422 for JSON
+    nested deeper than `max_depth`: every parser of the app (FastAPI's, pydantic's, a hook's)
+    recurses per level. Bodies FastAPI reads as JSON are scanned: a JSON media type, or none.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_depth: int = MAX_DEPTH) -> None:
         if max_body_bytes < 0:
             raise ValueError("max_body_bytes must not be negative")
-        self.app, self.limit = app, max_body_bytes
+        self.app, self.limit, self.max_depth = app, max_body_bytes, max_depth
+        self.too_large = f"the request body is larger than {max_body_bytes} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A git push carries a whole pack: the git routes bound their (decompressed) bodies.
         if scope["type"] != "http" or _route_path(scope).startswith("/git/"):
             return await self.app(scope, receive, send)
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.limit:
-            return await self._refuse(scope, receive, send)
+            return await self._refuse(_Refused(413, self.too_large), scope, receive, send)
+        json = _is_json(headers.get("content-type"))
+        scanner = DepthScanner(self.max_depth) if json else None
         read, started = 0, False
 
-        async def limited_receive() -> Message:
+        async def checked_receive() -> Message:
             nonlocal read
             message = await receive()
             if message["type"] == "http.request":
-                read += len(message.get("body", b""))
+                body = message.get("body", b"")
+                read += len(body)
                 if read > self.limit:
-                    raise _TooLarge(self.limit)
-            return message
-
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, watched_send)
-        except _TooLarge:
-            if started:
-                raise  # too late for a 413: the server aborts the response
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"the request body is larger than {self.limit} bytes"
-        await problem(413, HTTPStatus(413).phrase, detail)(scope, receive, send)
-
-
-class _TooDeepBody(HTTPException):
-    # An HTTPException, as _TooLarge, so FastAPI lets it through from its body reading.
-    def __init__(self, detail: str) -> None:
-        super().__init__(422, detail)
-
-
-class JsonDepthMiddleware:
-    """422 for a JSON body nested deeper than `max_depth`, counted while it streams in.
-
-    Every parser of the app (FastAPI's, pydantic's, a hook's) recurses per level; none sees
-    such a body. Bodies FastAPI reads as JSON are checked: a JSON media type, or none at all.
-    """
-
-    def __init__(self, app: ASGIApp, *, max_depth: int = MAX_DEPTH) -> None:
-        self.app, self.max_depth = app, max_depth
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _route_path(scope).startswith("/git/"):
-            return await self.app(scope, receive, send)
-        if not _is_json(Headers(scope=scope).get("content-type")):
-            return await self.app(scope, receive, send)
-        scanner, started = DepthScanner(self.max_depth), False
-
-        async def scanned_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
+                    raise _Refused(413, self.too_large)
                 try:
-                    scanner.feed(message.get("body", b""))
+                    if scanner is not None:
+                        scanner.feed(body)
                 except TooDeep as exc:
-                    raise _TooDeepBody(exc.detail) from None
+                    raise _Refused(422, exc.detail) from None
             return message
 
         async def watched_send(message: Message) -> None:
@@ -271,11 +236,16 @@ class JsonDepthMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, scanned_receive, watched_send)
-        except _TooDeepBody as exc:
+            await self.app(scope, checked_receive, watched_send)
+        except _Refused as exc:
             if started:
-                raise
-            await problem(422, "Invalid input", str(exc.detail))(scope, receive, send)
+                raise  # too late for an answer of ours: the server aborts the response
+            await self._refuse(exc, scope, receive, send)
+
+    async def _refuse(self, exc: _Refused, scope: Scope, receive: Receive, send: Send) -> None:
+        status = exc.status_code
+        title = HTTPStatus(status).phrase if status == 413 else "Invalid input"
+        await problem(status, title, str(exc.detail))(scope, receive, send)
 
 
 def _is_json(content_type: str | None) -> bool:
