@@ -36,4 +36,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/cache.py
+	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/masking.py
