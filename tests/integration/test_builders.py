@@ -22,6 +22,8 @@ from skyforge.adapters.builders import static_server
 from skyforge.adapters.builders.detect import scan
 from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.git.fetcher import GitFetcher
+from skyforge.adapters.git.guard import SourceGuard
+from skyforge.adapters.netguard import NetworkPolicy
 from skyforge.adapters.sandbox import sandbox_of
 from skyforge.builds.ports import BuildResult
 from skyforge.kernel.errors import StepFailed
@@ -53,7 +55,8 @@ async def fetch_and_build(
     repo: Path, tmp_path: Path, lines: list[str], cache: Path | None = None
 ) -> tuple[Path, BuildResult]:
     app_dir = tmp_path / "apps" / f"{repo.name}-{len(list(tmp_path.glob('apps/*')))}"
-    await GitFetcher().fetch(str(repo), "main", app_dir, lines.append)
+    guard = SourceGuard(NetworkPolicy(), data_dir=tmp_path / "data")  # as SkyForge's
+    await GitFetcher(guard).fetch(str(repo), "main", app_dir, lines.append)
     # In the sandbox, as SkyForge builds: the install steps run the repository's code.
     jail = sandbox_of(tmp_path / "data").jail(f"builds.{repo.name}", Limits())
     result = await StackBuilder(timeout=300, jail=jail).build(

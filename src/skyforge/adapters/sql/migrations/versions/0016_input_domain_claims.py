@@ -40,6 +40,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_domains_ready_hostname", table_name="domains")
+    # The name upgrade() drops again: PostgreSQL's own for the original, the convention's on SQLite.
+    postgres = op.get_bind().dialect.name == "postgresql"
+    name = "domains_hostname_key" if postgres else "uq_domains_hostname"
     with op.batch_alter_table("domains") as batch:
         batch.drop_constraint("uq_domains_hostname_project", type_="unique")
-        batch.create_unique_constraint("uq_domains_hostname", ["hostname"])
+        batch.create_unique_constraint(name, ["hostname"])
