@@ -121,8 +121,9 @@ def test_after_sigkill_the_next_start_adopts_what_lived_on(
     caddy_pid = int((skyforge.data_dir / "run" / "caddy.pid").read_text().split()[0])
     skyforge.stop(signal.SIGKILL)
     assert all(pid_alive(p) for p in apps)
-    status, body = skyforge.get(HOST)
-    assert status == 200, (status, body)  # the router and the app live on
+    # The router and the app live on (asked again for a while: on a loaded machine one answer
+    # may take longer than the router waits; nothing is left to rewrite its upstreams).
+    assert json.loads(skyforge.wait_for(HOST, lambda _body: True))["release"] == "v1"
 
     skyforge.start()
     assert skyforge.get(HOST)[0] == 200
