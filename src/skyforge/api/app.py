@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from skyforge import __version__
 from skyforge.adapters.ratelimit import Rule
-from skyforge.api import deadlines, errors, metrics, openapi, security
+from skyforge.api import deadlines, docs, errors, metrics, openapi, security
 from skyforge.api.context import RequestContextMiddleware
 from skyforge.api.idempotency import IdempotencyMiddleware
 from skyforge.api.rest import audit as audit_routes
@@ -45,13 +45,14 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
         title="SkyForge",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # docs.install: Swagger UI with no CDN
         redoc_url=None,
         telemetry=tracing.fastapi_telemetry(),  # spans only when traces are exported
     )
     app.state.platform = platform
     errors.install(app)
     openapi.install(app)
+    docs.install(app)
 
     async def user_of(token: str) -> str:
         return (await platform.cache.authenticate(token)).user_id

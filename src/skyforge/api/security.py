@@ -19,11 +19,12 @@ from skyforge.api.errors import problem
 from skyforge.kernel.jsondepth import MAX_DEPTH, DepthScanner, TooDeep
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Swagger UI (FastAPI's /docs) loads its bundle from jsdelivr and starts it with an inline script.
+# Swagger UI (api/docs.py) comes from this origin alone: no inline script, nothing remote.
+# Its React components set style attributes, hence the inline styles.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
 )
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "

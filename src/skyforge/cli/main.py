@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperCommand
 
 from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
 from skyforge.cli import databases as database_commands
@@ -16,9 +19,22 @@ app = typer.Typer(
 )
 
 
-@app.command()
+class _UpCommand(TyperCommand):
+    """`up --help` also lists the settings (read from the Settings model only when asked)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # click's, vendored by Typer
+        super().format_help(ctx, formatter)
+        from skyforge.cli.up import settings_help
+
+        formatter.write(settings_help())
+
+
+@app.command(cls=_UpCommand)
 def up() -> None:
-    """Start SkyForge (API, portal, edge router) with embedded defaults."""
+    """Start SkyForge (API, portal, edge router) with embedded defaults.
+
+    Every setting is an environment variable, listed below with its default (empty: unset).
+    """
     from skyforge.cli.up import run
 
     run()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
@@ -20,7 +24,7 @@ from skyforge.observability import logging as structured
 from skyforge.observability import tracing
 
 
-async def serve(settings: Settings, console: Console) -> None:
+async def serve(settings: Settings, console: Console, log_format: str = "json") -> None:
     """Start everything, serve until SIGTERM/SIGINT, then stop everything started."""
     platform = Platform(settings)
     tracing.instrument_engine(platform.engine)
@@ -34,7 +38,7 @@ async def serve(settings: Settings, console: Console) -> None:
             log_level=settings.log_level.lower(),
             log_config=None,  # uvicorn's loggers print through the structured handler
             lifespan="off",
-            access_log=True,
+            access_log=structured.access_log_wanted(log_format, settings.log_level),
             http=deadlines.protocol(settings.header_timeout, settings.body_timeout),
         )
         server = _Server(config)
@@ -75,7 +79,7 @@ def _announce(console: Console, s: Settings, token: str | None) -> None:
     console.print(f"  Apps:    http://<service>.<project>.localhost:{s.edge_port}/")
     if token:
         console.print(f"  Admin token (shown once, stored hashed): [bold]{token}[/bold]")
-    console.print(f"  Log in:  skyforge login --url {s.api_url} --token <admin token>")
+    console.print(f"  Log in:  {program()} login --url {s.api_url} --token <admin token>")
 
 
 def _announce_sandbox(console: Console, enabled: bool, problem: str | None) -> None:
@@ -93,6 +97,33 @@ def _announce_sandbox(console: Console, enabled: bool, problem: str | None) -> N
         console.print("  Sandbox: every build and app in bubblewrap, as its service's own uid")
 
 
+def program(argv0: str | None = None) -> str:
+    """How to call this very program again: its name when PATH finds it, else its full path
+    (e.g. /srv/skyforge/.venv/bin/skyforge after `make up`)."""
+    started_as = Path(argv0 if argv0 is not None else sys.argv[0])
+    found = shutil.which(started_as.name)
+    if found is not None and Path(found).resolve() == started_as.resolve():
+        return started_as.name
+    return str(started_as.absolute())
+
+
+def settings_help() -> str:
+    """Every setting as NAME=default and its meaning, from the Settings model."""
+    lines = ["Settings (environment variables, shown with their defaults):", ""]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "" if default is None or default == [] else str(default).lower()
+        if isinstance(default, Path | str):
+            shown = str(default)
+        lines.append(f"  SKYFORGE_{name.upper()}={shown}")
+        lines.extend(
+            textwrap.wrap(
+                field.description or "", 76, initial_indent=" " * 6, subsequent_indent=" " * 6
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
 def run() -> None:
     # Everything this process and its children (SQLite, Caddy, git, builds) create in the
     # data dir is for its user alone, whatever the umask it was started with.
@@ -103,10 +134,11 @@ def run() -> None:
     except ValidationError as exc:
         console.print(f"[red]SkyForge could not start: {settings_problems(exc)}[/red]")
         raise SystemExit(1) from None
-    structured.configure(settings.log_level, settings.log_format)
+    log_format = structured.resolve_format(settings.log_format)
+    structured.configure(settings.log_level, log_format)
     tracing.configure()  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
-        asyncio.run(serve(settings, console))
+        asyncio.run(serve(settings, console, log_format))
     except OSError as exc:
         console.print(f"[red]SkyForge could not start: {exc}[/red]")
         raise SystemExit(1) from exc

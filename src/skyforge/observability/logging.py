@@ -3,7 +3,8 @@
 SkyForge's own stdlib loggers, uvicorn's and its access log all go through one handler on the
 root logger, so nothing prints in another format. Each line carries the request id (inside a
 request) and the trace and span ids (inside a recorded span), which is what joins a log line to
-its request and its trace. `console` renders the same fields for a human at a terminal.
+its request and its trace. `console` renders the same fields for a human at a terminal; `auto`
+(the default) picks console when stderr is a terminal, JSON otherwise (a file, a pipe, journald).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from skyforge.kernel import context
 from skyforge.observability import tracing
 
 FORMATS = ("json", "console")
+AUTO = "auto"
 # Loggers that configure handlers of their own: theirs go, the root handler prints for them.
 _OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 # httpx logs every request with its full URL at INFO: a webhook's URL may hold its secret.
@@ -45,6 +47,20 @@ def _shared() -> list[Processor]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_request_context,
     ]
+
+
+def resolve_format(fmt: str, stream: TextIO | None = None) -> str:
+    """The format to print in: `auto` is console on a terminal, JSON anywhere else."""
+    if fmt != AUTO:
+        return fmt
+    target = stream or sys.stderr
+    return "console" if target.isatty() else "json"
+
+
+def access_log_wanted(fmt: str, level: str) -> bool:
+    """One line per request: always in JSON (for log shippers); on a console only at DEBUG,
+    so a terminal shows what SkyForge does rather than every poll of the portal or CLI."""
+    return fmt == "json" or level.upper() == "DEBUG"
 
 
 def configure(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 
 import httpx
@@ -110,3 +111,16 @@ def test_stdlib_and_structlog_lines_are_json_with_the_request_id(captured: io.St
     assert second["request_id"] == "req-1" and second["logger"] == "skyforge.other"
     assert "request_id" not in third and "timestamp" in third
     assert "SECRET" not in captured.getvalue()
+
+
+def test_the_log_format_follows_the_terminal_unless_one_is_asked_for() -> None:
+    primary, secondary = os.openpty()
+    with os.fdopen(secondary, "w") as terminal, io.StringIO() as pipe:
+        assert structured.resolve_format("auto", terminal) == "console"
+        assert structured.resolve_format("auto", pipe) == "json"
+        assert structured.resolve_format("json", terminal) == "json"
+        assert structured.resolve_format("console", pipe) == "console"
+    os.close(primary)
+    assert structured.access_log_wanted("json", "INFO")
+    assert not structured.access_log_wanted("console", "INFO")
+    assert structured.access_log_wanted("console", "DEBUG")
