@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.crypto.blobs import SealedBytes
 from skyforge.adapters.crypto.passwords import Argon2Hasher
+from skyforge.adapters.datadir_lock import DataDirInUse as DataDirInUse  # for `skyforge up`
+from skyforge.adapters.datadir_lock import DataDirLock
 from skyforge.adapters.ratelimit import (
     RedisRateLimiter,
 )
@@ -227,6 +229,9 @@ class Platform:
         self.feed.broadcast(self.cache.on_envelope)
         self.metrics.registry.register(self.cache.stats)
         self.started = False
+        self.data_dir_lock = DataDirLock(settings.data_dir)
+        # Set when the server stops: open streams (logs -f, SSE, deploy logs, git) end.
+        self.stopping = asyncio.Event()
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -398,8 +403,11 @@ class Platform:
     async def start(self, *, background: bool = True) -> str | None:
         """Migrate, make sure an admin token exists; start router, runtime and workers.
 
-        Returns the admin token when it was generated now (to print once).
+        Returns the admin token when it was generated now (to print once). With `background`,
+        first takes the data dir (DataDirInUse: another process runs on it).
         """
+        if background:
+            self.data_dir_lock.acquire()
         await migrate(
             self.engine, self.settings.data_dir.resolve(), SealedBytes(self.secrets.vault)
         )
@@ -445,6 +453,7 @@ class Platform:
             await self.limiter.aclose()
         await self.cache.aclose()
         await self.engine.dispose()
+        self.data_dir_lock.release()  # last: nothing of this process touches the data dir now
 
 
 class _DeployJob:
