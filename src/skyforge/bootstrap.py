@@ -87,6 +87,7 @@ from skyforge.services.events import (
 from skyforge.services.model import Service
 from skyforge.services.ports import ProjectRef
 from skyforge.workers.deploy_log import DeployLogWriter
+from skyforge.workers.edge_watch import EdgeWatch
 from skyforge.workers.jobs import JobRunner
 from skyforge.workers.reconciler import Desired, DomainFeed, Reconciler
 
@@ -228,6 +229,7 @@ class Platform:
         self.cache = CacheWiring(settings, self.uow, self.signer, self.identity)
         self.feed.broadcast(self.cache.on_envelope)
         self.metrics.registry.register(self.cache.stats)
+        self.edge_watch = EdgeWatch(self.edge.state, self.edge.repair)
         self.started = False
         self.data_dir_lock = DataDirLock(settings.data_dir)
         # Set when the server stops: open streams (logs -f, SSE, deploy logs, git) end.
@@ -420,6 +422,7 @@ class Platform:
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()
+            self.edge_watch.start()
             await self.runtime.start()
             self.reconciler.start()
             self.jobs.start()
@@ -440,6 +443,7 @@ class Platform:
                 self.databases,
                 self.jobs,
                 self.reconciler,
+                self.edge_watch,
             ):
                 try:  # one part failing to stop must not leave the others running
                     await part.stop()

@@ -223,8 +223,18 @@ class CaddyEdge:
             log.warning("edge router differed from what SkyForge wants: %s", what)
         return sorted(found)
 
+    def state(self) -> str | None:
+        """ "ok" while Caddy runs the desired config, "down" while it is dead or being started
+        again (until the config is loaded); None when not started. Reads /proc only."""
+        if self._client is None:
+            return None
+        if self._process is None or not self._process.alive() or self._loaded is None:
+            return "down"
+        return "ok"
+
     def repairs(self) -> dict[str, int]:
-        """How many times each part was repaired since this process started."""
+        """How many times each part was repaired since this process started ("process": Caddy
+        was started again)."""
         return {part: self._repairs[part] for part in REPAIR_PARTS}
 
     async def metrics_text(self) -> str | None:
