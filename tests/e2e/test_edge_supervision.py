@@ -1,4 +1,5 @@
-"""The edge router is supervised: a killed Caddy comes back with its routes, and says so."""
+"""Helper processes are supervised: a killed Caddy comes back with its routes (and /readyz and
+the metrics say so), an app whose log relay was killed is started again with a new one."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.e2e.harness import SkyForge, pid_alive
-from tests.e2e.test_lifecycle import HOST, create_probe
+from tests.e2e.test_lifecycle import HOST, create_probe, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,3 +57,42 @@ def test_a_killed_router_is_restarted_with_its_routes(skyforge: SkyForge, tmp_pa
     assert caddy_pid(skyforge) != killed and pid_alive(caddy_pid(skyforge))
     assert not pid_alive(killed)
     assert process_repairs(skyforge) == 1
+
+
+def relay_of(log_path: str) -> int | None:
+    """The pid of the log relay writing `log_path`."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"logrelay.py") for a in argv) and log_path.encode() in argv:
+            return int(proc.name)
+    return None
+
+
+def test_an_app_whose_log_relay_was_killed_restarts_and_logs_again(
+    skyforge: SkyForge, tmp_path: Path
+) -> None:
+    create_probe(skyforge, tmp_path)
+    (web,) = [i for i in skyforge.instances() if i["type"] == "web"]
+    relay = relay_of(web["log_path"])
+    assert relay is not None
+
+    os.kill(relay, signal.SIGKILL)
+    wait_until(
+        lambda: {i["pid"] for i in skyforge.instances() if i["type"] == "web"} != {web["pid"]}
+    )
+    assert not pid_alive(int(web["pid"]))
+    (again,) = [i for i in skyforge.instances() if i["type"] == "web"]
+    wait_until(lambda: relay_of(again["log_path"]) not in (None, relay))
+    skyforge.wait_for(HOST, lambda body: json.loads(body)["release"] == "v1")
+
+    def logged() -> bool:
+        skyforge.get(HOST, "/after-the-relay")
+        out = skyforge.cli("logs", "web", "-p", "shop", "--tail", "200").stdout
+        return "request /after-the-relay" in out
+
+    wait_until(logged)
+    out = skyforge.cli("logs", "web", "-p", "shop", "--tail", "200").stdout
+    assert "its log relay exited; restarting it" in out
