@@ -14,7 +14,10 @@ from tests.e2e.test_lifecycle import HOST, SVC, all_pids, create_probe
 pytestmark = pytest.mark.e2e
 
 
-def test_ctrl_c_stops_skyforge_while_log_followers_are_connected(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_skyforge_while_log_followers_are_connected(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     follower: subprocess.Popen[str] | None = None
     # On a failure, leaving the block sends another signal, which forces the stop.
     with SkyForge(tmp_path / "data").running() as sf:
@@ -38,7 +41,7 @@ def test_ctrl_c_stops_skyforge_while_log_followers_are_connected(tmp_path: Path)
             ):
                 assert sse.status_code == 200 and text.status_code == 200
                 assert sf.proc is not None
-                sf.proc.send_signal(signal.SIGINT)
+                sf.proc.send_signal(sig)
                 try:
                     code = sf.proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
