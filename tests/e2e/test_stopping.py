@@ -25,6 +25,8 @@ def test_ctrl_c_stops_skyforge_while_log_followers_are_connected(
             create_probe(sf, tmp_path)
             apps = all_pids(sf)
             assert apps and all(pid_alive(pid) for pid in apps)
+            caddy = int((sf.data_dir / "run" / "caddy.pid").read_text().split()[0])
+            assert pid_alive(caddy)
             follower = subprocess.Popen(
                 [str(SKYFORGE), "logs", "web", "-p", "shop", "-f", "--tail", "1"],
                 env=sf.env,
@@ -55,7 +57,7 @@ def test_ctrl_c_stops_skyforge_while_log_followers_are_connected(
                 follower.stdout.close()
     assert code == 0, sf.log()[-3000:]
     assert "SkyForge stopped." in sf.log()
-    assert [pid for pid in apps if pid_alive(pid)] == []
+    assert [pid for pid in [*apps, caddy] if pid_alive(pid)] == []
     assert not (sf.data_dir / "run" / "caddy.pid").exists()
 
 
