@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from skyforge.adapters.builders.stack import StackBuilder
 from skyforge.adapters.crypto.blobs import SealedBytes
 from skyforge.adapters.crypto.passwords import Argon2Hasher
+from skyforge.adapters.datadir_lock import DataDirInUse as DataDirInUse  # for `skyforge up`
+from skyforge.adapters.datadir_lock import DataDirLock
 from skyforge.adapters.ratelimit import (
     RedisRateLimiter,
 )
@@ -85,6 +87,7 @@ from skyforge.services.events import (
 from skyforge.services.model import Service
 from skyforge.services.ports import ProjectRef
 from skyforge.workers.deploy_log import DeployLogWriter
+from skyforge.workers.edge_watch import EdgeWatch
 from skyforge.workers.jobs import JobRunner
 from skyforge.workers.reconciler import Desired, DomainFeed, Reconciler
 
@@ -226,7 +229,11 @@ class Platform:
         self.cache = CacheWiring(settings, self.uow, self.signer, self.identity)
         self.feed.broadcast(self.cache.on_envelope)
         self.metrics.registry.register(self.cache.stats)
+        self.edge_watch = EdgeWatch(self.edge.state, self.edge.repair)
         self.started = False
+        self.data_dir_lock = DataDirLock(settings.data_dir)
+        # Set when the server stops: open streams (logs -f, SSE, deploy logs, git) end.
+        self.stopping = asyncio.Event()
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -398,8 +405,11 @@ class Platform:
     async def start(self, *, background: bool = True) -> str | None:
         """Migrate, make sure an admin token exists; start router, runtime and workers.
 
-        Returns the admin token when it was generated now (to print once).
+        Returns the admin token when it was generated now (to print once). With `background`,
+        first takes the data dir (DataDirInUse: another process runs on it).
         """
+        if background:
+            self.data_dir_lock.acquire()
         await migrate(
             self.engine, self.settings.data_dir.resolve(), SealedBytes(self.secrets.vault)
         )
@@ -412,6 +422,7 @@ class Platform:
         token = await accounts.ensure_admin(self.settings.admin_token, self.uow(), self.identity)
         if background:
             await self.edge.start()
+            self.edge_watch.start()
             await self.runtime.start()
             self.reconciler.start()
             self.jobs.start()
@@ -432,6 +443,7 @@ class Platform:
                 self.databases,
                 self.jobs,
                 self.reconciler,
+                self.edge_watch,
             ):
                 try:  # one part failing to stop must not leave the others running
                     await part.stop()
@@ -445,6 +457,7 @@ class Platform:
             await self.limiter.aclose()
         await self.cache.aclose()
         await self.engine.dispose()
+        self.data_dir_lock.release()  # last: nothing of this process touches the data dir now
 
 
 class _DeployJob:

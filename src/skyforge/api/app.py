@@ -112,7 +112,7 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
         responses={503: {"description": "A dependency is unavailable (named in the body)"}},
     )
     async def readyz() -> JSONResponse:
-        """Readiness: the database answers (and NATS, when configured)."""
+        """Readiness: the database answers (and NATS, when configured), the edge router runs."""
         try:
             async with platform.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
@@ -120,11 +120,12 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
             return JSONResponse(
                 {"status": "unavailable", "database": type(exc).__name__}, status_code=503
             )
-        stream = await platform.stream.ready()
-        if any(state != "ok" for state in stream.values()):
-            return JSONResponse(
-                {"status": "unavailable", "database": "ok", **stream}, status_code=503
-            )
-        return JSONResponse({"status": "ok", "database": "ok", **stream})
+        parts = {"database": "ok", **await platform.stream.ready()}
+        edge = platform.edge.state()  # "down" while Caddy is dead or being started again
+        if edge is not None:
+            parts["edge"] = edge
+        if any(state != "ok" for state in parts.values()):
+            return JSONResponse({"status": "unavailable", **parts}, status_code=503)
+        return JSONResponse({"status": "ok", **parts})
 
     return app

@@ -6,6 +6,9 @@ chunks flow (a quiet log stream is checked too), and ends the stream when they f
 token, a logged-out session, a member removed from the project, a role that lost the right.
 The checks go through the platform's cache (one lookup in memory or Redis), which the events of
 those changes invalidate, so a check costs little and sees a change at once.
+
+A stream also ends when the server stops (`stopping` is set): a follower would otherwise keep
+`skyforge up` from exiting. Clients that follow (the CLI, browsers' EventSource) reconnect.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from skyforge.kernel.errors import SkyforgeError
 
@@ -35,20 +38,28 @@ async def guarded(
     check: Check,
     every: float,
     refused: Callable[[SkyforgeError], T] | None = None,
+    *,
+    stopping: asyncio.Event,
 ) -> AsyncIterator[T]:
-    """`chunks`, as long as `check()` passes every `every` seconds; when it fails, one last
-    chunk `refused(error)` (if given) and the end. An access that cannot be confirmed (the
-    database is away) ends the stream too: a client reconnects, and is checked afresh."""
+    """`chunks`, as long as `check()` passes every `every` seconds and `stopping` is not set;
+    when the check fails, one last chunk `refused(error)` (if given) and the end. An access
+    that cannot be confirmed (the database is away) ends the stream too: a client reconnects,
+    and is checked afresh."""
     loop = asyncio.get_running_loop()
     iterator = aiter(chunks)
     next_check = loop.time() + every
     pending: asyncio.Future[T] | None = None
+    stopped = asyncio.ensure_future(stopping.wait())
     try:
         while True:
             if pending is None:
                 # A task of its own, kept across checks: waiting for it never loses a chunk.
                 pending = asyncio.ensure_future(anext(iterator))
-            await asyncio.wait({pending}, timeout=max(0.0, next_check - loop.time()))
+            wait = max(0.0, next_check - loop.time())
+            waiting: set[asyncio.Future[Any]] = {pending, stopped}
+            await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if stopped.done():
+                return
             if loop.time() >= next_check:
                 failure = await refusal(check)
                 if failure is not None:
@@ -65,6 +76,7 @@ async def guarded(
                 return
             yield chunk
     finally:
+        stopped.cancel()
         # Closed in a task of its own, after the chunk being awaited is cancelled: this
         # generator may itself be cancelled again at every await (the server's cancel scope).
         if pending is not None:

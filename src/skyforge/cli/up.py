@@ -18,10 +18,12 @@ from rich.console import Console
 
 from skyforge.api import deadlines
 from skyforge.api.app import create_app
-from skyforge.bootstrap import Platform
+from skyforge.bootstrap import DataDirInUse, Platform
 from skyforge.config import Settings
 from skyforge.observability import logging as structured
 from skyforge.observability import tracing
+
+GRACEFUL_SECONDS = 5  # requests in flight get this long once stopping; streams end at once
 
 
 async def serve(settings: Settings, console: Console, log_format: str = "json") -> None:
@@ -40,12 +42,13 @@ async def serve(settings: Settings, console: Console, log_format: str = "json") 
             lifespan="off",
             access_log=structured.access_log_wanted(log_format, settings.log_level),
             http=deadlines.protocol(settings.header_timeout, settings.body_timeout),
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
         server = _Server(config)
+        signals = _Signals(server, platform, console)
         loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, signals.received)
         serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
             await asyncio.sleep(0.05)
@@ -54,15 +57,41 @@ async def serve(settings: Settings, console: Console, log_format: str = "json") 
             return
         _announce(console, settings, token)
         _announce_sandbox(console, platform.sandbox.enabled, platform.sandbox.check())
-        stopping = asyncio.create_task(stop.wait())
+        stopping = asyncio.create_task(platform.stopping.wait())
         await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
-        console.print("Stopping SkyForge ...")
-        server.should_exit = True
+        stopping.cancel()
+        signals.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
     finally:
         await platform.stop()
     console.print("SkyForge stopped.")
+
+
+class _Signals:
+    """The first SIGTERM/SIGINT stops gracefully: open streams end, requests in flight get
+    GRACEFUL_SECONDS, apps their stop grace. A second one stops serving at once."""
+
+    def __init__(self, server: uvicorn.Server, platform: Platform, console: Console) -> None:
+        self.server, self.platform, self.console = server, platform, console
+        self.count = 0
+
+    def received(self) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.stop()
+        elif not self.server.force_exit:
+            self.console.print("Stopping now: open requests are cut; apps are still stopped.")
+            self.server.force_exit = True
+
+    def stop(self) -> None:
+        if not self.platform.stopping.is_set():
+            grace = self.platform.settings.stop_grace
+            self.console.print(
+                f"Stopping SkyForge (apps get up to {grace:g} s; Ctrl-C again to hurry) ..."
+            )
+        self.platform.stopping.set()
+        self.server.should_exit = True
 
 
 class _Server(uvicorn.Server):
@@ -139,6 +168,9 @@ def run() -> None:
     tracing.configure()  # only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         asyncio.run(serve(settings, console, log_format))
+    except DataDirInUse as exc:
+        console.print(f"[red]SkyForge could not start: {exc}[/red]")
+        raise SystemExit(1) from None
     except OSError as exc:
         console.print(f"[red]SkyForge could not start: {exc}[/red]")
         raise SystemExit(1) from exc

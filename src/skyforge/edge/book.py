@@ -42,6 +42,13 @@ class RouteBook:
         """Put back whatever of the router differs from the routes and upstreams it was given."""
         return await self.edge.repair()
 
+    def state(self) -> str | None:
+        """The router's process: "ok", "down" (dead, or being restarted), None (not started,
+        or a router without a process of its own, like null)."""
+        reader = getattr(self.edge, "state", None)
+        state: str | None = reader() if reader is not None else None
+        return state
+
     def repairs(self) -> dict[str, int]:
         """The router's repairs by part (see CaddyEdge.repair), for /metrics; none on null."""
         counter = getattr(self.edge, "repairs", None)

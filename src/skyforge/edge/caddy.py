@@ -104,6 +104,7 @@ class CaddyEdge:
         self._process: CaddyProcess | None = None
         self._client: httpx.AsyncClient | None = None
         self._loaded: bytes | None = None  # the config Caddy runs, as we last sent it
+        self._configured = False  # whether this Caddy process got its config once
         self._slots_written: set[str] = set()  # keys whose slot files match the state
         self._repairs: Counter[str] = Counter()
         self._lock = asyncio.Lock()
@@ -223,8 +224,18 @@ class CaddyEdge:
             log.warning("edge router differed from what SkyForge wants: %s", what)
         return sorted(found)
 
+    def state(self) -> str | None:
+        """ "ok" while Caddy runs the desired config, "down" while it is dead or being started
+        again (until the config is loaded); None when not started. Reads /proc only."""
+        if self._client is None:
+            return None
+        if self._process is None or not self._process.alive() or not self._configured:
+            return "down"
+        return "ok"
+
     def repairs(self) -> dict[str, int]:
-        """How many times each part was repaired since this process started."""
+        """How many times each part was repaired since this process started ("process": Caddy
+        was started again)."""
         return {part: self._repairs[part] for part in REPAIR_PARTS}
 
     async def metrics_text(self) -> str | None:
@@ -261,6 +272,7 @@ class CaddyEdge:
         process = spawn(binary, bootstrap, self.log_path, home, unix_listen(self.admin_socket))
         write_pidfile(self._pidfile, process)
         self._process = process  # so a failed start stops it
+        self._configured = False
         log.info("started caddy pid %s", process.pid)
         deadline = time.monotonic() + START_TIMEOUT
         while not await self._admin_answers(within=0):
@@ -341,6 +353,7 @@ class CaddyEdge:
                 raise CaddyError(f"an edge port ({', '.join(listens)}) is already in use")
             raise CaddyError(f"caddy rejected the config: {response.text.strip()}")
         self._loaded = config
+        self._configured = True
         caddy_state.remove_unused_slots(self._edge_dir, self._state)
         self._slots_written &= self._state.slots.keys()
         await self._settle()

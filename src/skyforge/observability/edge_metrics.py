@@ -7,6 +7,7 @@ skyforge_service_request_duration_seconds{project,service} (Caddy's buckets). Ho
 nowhere (404s for unknown names) are left out: they would be unbounded label values.
 skyforge_edge_repairs_total{part} counts what the reconciler found changed in the router and put
 back (its config, a slot file, its process): anything but 0 means someone else touched it.
+part="process" counts the restarts of a Caddy that died or stopped answering (workers/edge_watch).
 """
 
 from __future__ import annotations

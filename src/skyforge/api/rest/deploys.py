@@ -141,7 +141,9 @@ async def deploy_logs(
                 await asyncio.sleep(0.25)
 
     check = still_allowed(request, "service.read")
-    body = guarded(lines(), check, platform.settings.stream_recheck_seconds)
+    body = guarded(
+        lines(), check, platform.settings.stream_recheck_seconds, stopping=platform.stopping
+    )
     return StreamingResponse(body, media_type="text/plain; charset=utf-8")
 
 

@@ -135,7 +135,9 @@ async def upload_pack(project: str, service: str, request: Request) -> Response:
         run.kill()
         raise
     check = _still_allowed(request, project, "service.read")
-    body = guarded(_drain(run), check, platform.settings.stream_recheck_seconds)
+    body = guarded(
+        _drain(run), check, platform.settings.stream_recheck_seconds, stopping=platform.stopping
+    )
     return StreamingResponse(
         body, media_type="application/x-git-upload-pack-result", headers=NO_CACHE
     )

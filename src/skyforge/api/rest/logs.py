@@ -126,7 +126,13 @@ async def app_logs(
         resume = last_event_id or cursor
         lines = platform.runtime.logs(found.key, follow=True, tail=tail, cursor=resume)
         return StreamingResponse(
-            guarded(_events(lines, _Versions(platform)), check, every, sse_error),
+            guarded(
+                _events(lines, _Versions(platform)),
+                check,
+                every,
+                sse_error,
+                stopping=platform.stopping,
+            ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -152,7 +158,10 @@ async def app_logs(
             at = datetime.fromtimestamp(entry.time or time.time(), UTC)
             yield f"{at.isoformat(timespec='seconds')} {entry.source}: {entry.line}\n"
 
-    return StreamingResponse(guarded(text(), check, every), media_type="text/plain; charset=utf-8")
+    return StreamingResponse(
+        guarded(text(), check, every, stopping=platform.stopping),
+        media_type="text/plain; charset=utf-8",
+    )
 
 
 async def _pump(lines: AsyncIterator[LogLine], queue: asyncio.Queue[LogLine | None]) -> None:

@@ -91,6 +91,7 @@ class Instance:
         self.popen = popen
         # Our children relaying its output: the current one, and older ones still finishing.
         self.relays = [relay] if relay is not None else []
+        self.relay = relay  # the current one (None when adopted: not our child)
         self.exits = 0  # unexpected exits, counted by the supervisor
         self.started_at = time.monotonic()
         self.stopping = False
@@ -149,6 +150,7 @@ class Instance:
         self.popen = popen
         self.uid = jail.uid
         self.relays.append(relay)
+        self.relay = relay
         self.record.pid = popen.pid
         self.record.start_time = start_time(popen.pid) or 0
 
@@ -158,6 +160,21 @@ class Instance:
         if self.popen is not None and self.popen.pid == self.record.pid:
             return self.popen.poll() is None
         return is_running(self.record.pid, self.record.start_time)
+
+    def relay_lost(self) -> bool:
+        """Whether its log relay died (killed, crashed) while it runs: its output goes nowhere.
+
+        A relay that exited 0 saw EOF: the app closed its own output, which is its choice."""
+        code = self.relay.poll() if self.relay is not None else None
+        return code is not None and code != 0
+
+    async def end_for_relay(self, grace: float = 5.0) -> None:
+        """SIGTERM the group (SIGKILL after `grace`): the supervisor then starts it again with
+        a new relay, as after a crash."""
+        self.note("its log relay exited; restarting it so that its output is kept")
+        signal_group(self.record.pid, signal.SIGTERM)
+        await self._wait_exit(grace, 0.05)
+        self.kill_leftovers()
 
     def exit_code(self) -> int | None:
         """The exit status of a dead child of ours (None when adopted or still running)."""

@@ -1,4 +1,5 @@
-"""Keep one instance alive: notice its death, restart it with exponential backoff."""
+"""Keep one instance alive: notice its death (or its log relay's), restart it with exponential
+backoff."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ async def supervise(instance: Instance, restart: Restart) -> None:
     backoff = FIRST_BACKOFF
     while not instance.stopping:
         await asyncio.sleep(POLL_INTERVAL)
-        if instance.stopping or instance.alive():
+        if instance.stopping or (instance.alive() and not instance.relay_lost()):
             continue
+        if instance.alive():  # its relay died: its output would go nowhere
+            await instance.end_for_relay()
         instance.exits += 1
         instance.kill_leftovers()
         if time.monotonic() - instance.started_at >= STABLE_AFTER:
