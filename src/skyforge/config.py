@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     build_timeout: float = 900.0
     release_timeout: float = 300.0
     rollout_timeout: float = 120.0
+    # How long a new web process may take to answer its health check (a service may set its
+    # own, up to 600 s); the rollout's bound applies too.
+    boot_timeout: float = Field(60.0, ge=1, le=600)
     drain_seconds: float = 1.0
     stop_grace: float = 10.0
     reconcile_interval: float = 2.0

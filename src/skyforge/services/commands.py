@@ -26,6 +26,7 @@ class UpdateService(Command):
     scale: dict[str, int] | None = None
     health_check_path: str | None = None
     resources: dict[str, int | None] | None = None
+    boot_timeout: int | None = None  # seconds; 0: back to the operator's default
     git: str | None = None
     branch: str | None = None
     org_admin: bool = False  # as in CreateService
