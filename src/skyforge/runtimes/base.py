@@ -148,12 +148,20 @@ class Runtime(Protocol):
         """Stop and forget everything of one service (it was deleted)."""
 
     def logs(
-        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+        self,
+        key: str,
+        *,
+        follow: bool,
+        tail: int,
+        cursor: str | None = None,
+        query: LogQuery | None = None,
     ) -> AsyncIterator[LogLine]:
         """The app's output (every process of the service), optionally followed live.
 
         With `cursor` (a LogLine.cursor it gave out), it resumes right after that line: no line
-        lost, none repeated; `tail` is then ignored.
+        lost, none repeated; `tail` is then ignored. With `query` (its since, until, text,
+        release and process; not its paging), `tail` counts, and follow gives, only the lines
+        matching it.
         """
         ...
 

@@ -26,7 +26,8 @@ from skyforge.runtimes.base import (
 )
 from skyforge.runtimes.local.health import PROGRESS_EVERY, serves, wait_healthy
 from skyforge.runtimes.local.instance import Instance, StartFailed
-from skyforge.runtimes.local.logfiles import decode_follow, end_cursor, read_logs, search
+from skyforge.runtimes.local.logfiles import search
+from skyforge.runtimes.local.logfollow import decode_follow, end_cursor, read_logs
 from skyforge.runtimes.local.logrelay import LogBounds
 from skyforge.runtimes.local.ports import PortAllocator
 from skyforge.runtimes.local.proc import is_running
@@ -161,15 +162,22 @@ class LocalRuntime:
             shutil.rmtree(self._logs_dir / key, ignore_errors=True)
 
     def logs(
-        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+        self,
+        key: str,
+        *,
+        follow: bool,
+        tail: int,
+        cursor: str | None = None,
+        query: LogQuery | None = None,
     ) -> AsyncIterator[LogLine]:
-        """The output of every instance (and release phase) of the service's recent releases.
+        """The output of every instance (and release phase) of the service's recent releases
+        (with `query`: of every retained one, only the lines matching it).
 
         Not a generator itself: a bad cursor is refused here, before any output starts.
         """
         if cursor:
             decode_follow(cursor)
-        return read_logs(self._logs_dir / key, follow=follow, tail=tail, cursor=cursor)
+        return read_logs(self._logs_dir / key, follow=follow, tail=tail, cursor=cursor, query=query)
 
     async def search_logs(self, key: str, query: LogQuery) -> LogPage:
         """Retained output lines matching `query`, oldest first."""
