@@ -299,7 +299,7 @@ async def test_a_services_resource_limits_reach_its_next_release_and_bad_ones_ar
 
 
 async def test_a_services_boot_timeout_reaches_its_next_release_and_bad_ones_are_refused(
-    shop: httpx.AsyncClient, platform: Platform
+    shop: httpx.AsyncClient, platform: Platform, static_repo: Path
 ) -> None:
     assert (await shop.get(f"{SVC}/web")).json()["boot_timeout"] is None
     updated = await shop.patch(f"{SVC}/web", json={"boot_timeout": 180})
@@ -324,6 +324,9 @@ async def test_a_services_boot_timeout_reaches_its_next_release_and_bad_ones_are
     reset = await shop.patch(f"{SVC}/web", json={"boot_timeout": None})
     assert reset.status_code == 200 and reset.json()["boot_timeout"] is None
     assert (await shop.get(f"{SVC}/web")).json()["boot_timeout"] is None
+    source = {"git": str(static_repo)}
+    too_long = await shop.post(SVC, json={"name": "api", "source": source, "boot_timeout": 601})
+    assert too_long.status_code == 422, too_long.text
 
 
 async def test_a_queued_deploy_can_be_cancelled_and_never_runs(shop: httpx.AsyncClient) -> None:

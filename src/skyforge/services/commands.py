@@ -10,6 +10,7 @@ class CreateService(Command):
     git: str
     branch: str = "main"
     health_check_path: str | None = None
+    boot_timeout: int | None = None  # seconds; None: the operator's default
     # The caller is an organization admin: may build from local paths outside the
     # directories the operator lists.
     org_admin: bool = False

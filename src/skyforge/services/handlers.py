@@ -106,6 +106,7 @@ async def create_service(
         created_at=at,
         updated_at=at,
         health_check_path=cmd.health_check_path,
+        boot_timeout=cmd.boot_timeout,
         withhold_secrets=cmd.withhold_secrets,
     )
     async with uow:

@@ -76,6 +76,7 @@ async def create_service(
             body.source.git,
             body.source.branch,
             body.health_check_path,
+            boot_timeout=body.boot_timeout,
             org_admin=caller.org_admin,
         )
     )

@@ -17,6 +17,7 @@ class ServiceCreate(Input):
     name: str = Field(max_length=63, examples=["web"])
     source: SourceIn
     health_check_path: str | None = Field(None, max_length=255, examples=["/health"])
+    boot_timeout: StrictInt | None = Field(None, ge=1, le=MAX_BOOT_TIMEOUT, examples=[120])
 
 
 class ServiceUpdate(Input):
