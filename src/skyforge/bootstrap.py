@@ -107,6 +107,7 @@ def service_ref(s: Service) -> ServiceRef:
         dict(s.resources),
         s.config_version,
         s.withhold_secrets,
+        s.boot_timeout,
     )
 
 

@@ -70,6 +70,7 @@ def runtime_of(s: Settings, edge: EdgeRouter, sandbox: Sandbox, sealer: Sealer) 
             edge,
             drain_seconds=s.drain_seconds,
             stop_grace=s.stop_grace,
+            health_timeout=s.boot_timeout,
             log_bounds=LogBounds.of_service(s.log_retention_bytes),
             sandbox=sandbox,
             limits=app_limits(s),

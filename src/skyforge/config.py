@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     """Seconds a release phase may take."""
     rollout_timeout: float = 120.0
     """Seconds a rollout may take."""
+    boot_timeout: float = Field(60.0, ge=1, le=600)
+    """Seconds a new web process may take to answer its health check (a service may set its
+    own, up to 600 s); the rollout's bound applies too."""
     drain_seconds: float = 1.0
     """Seconds an old release keeps serving after the switch."""
     stop_grace: float = 10.0

@@ -60,7 +60,17 @@ def test_a_service_can_be_created_listed_shown_and_deleted(
     cli: Cli, project: str, site: Path
 ) -> None:
     created = cli(
-        "services", "create", "web", "-p", project, "--git", str(site), "--health-check", "/"
+        "services",
+        "create",
+        "web",
+        "-p",
+        project,
+        "--git",
+        str(site),
+        "--health-check",
+        "/up",
+        "--boot-timeout",
+        "90",
     )
     listed = cli("services", "list", "--project", project)
     info = cli("services", "info", "web", "-p", project)
@@ -72,9 +82,19 @@ def test_a_service_can_be_created_listed_shown_and_deleted(
     assert f"http://web.{project}.localhost:8080/" in info.stdout
     assert str(site) in info.stdout
     assert as_json["source"] == {"git": str(site), "branch": "main"}
-    assert as_json["health_check_path"] == "/"
+    assert as_json["health_check_path"] == "/up" and as_json["boot_timeout"] == 90
+    assert "GET /up gives 2xx/3xx within 90 s" in info.stdout
     assert as_json["release"] is None
     assert cli("services", "delete", "web", "-p", project, "--yes").exit_code == 0
+    assert json.loads(cli("services", "list", "-p", project, "--json").stdout) == []
+
+
+def test_a_boot_timeout_out_of_bounds_is_refused(cli: Cli, project: str, site: Path) -> None:
+    refused = cli(
+        "services", "create", "web", "-p", project, "--git", str(site), "--boot-timeout", "0"
+    )
+    assert refused.exit_code != 0
+    assert "--boot-timeout" in refused.output
     assert json.loads(cli("services", "list", "-p", project, "--json").stdout) == []
 
 

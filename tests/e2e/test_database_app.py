@@ -28,9 +28,13 @@ def test_an_attached_database_reaches_the_app_which_reads_and_writes_through_it(
             repo = example_repo(tmp_path, "python-postgres")
             api.post("/api/v1/projects", json={"name": project})
             api.post(f"{base}/services", json={"name": "web", "source": {"git": str(repo)}})
-            assert deploy_and_wait(api, project, "web")["status"] == "succeeded"
+            api.patch(f"{base}/services/web", json={"boot_timeout": 10})
+            # Without its database the app answers 503: that is no healthy release.
+            unattached = deploy_and_wait(api, project, "web")
+            assert unattached["status"] == "failed"
+            assert "answered 503 to GET /" in unattached["error"], unattached["error"]
             host = f"web.{project}.localhost"
-            assert sf.get(host)[0] == 503  # the app's own answer: no database attached yet
+            assert sf.get(host)[1] != "no database attached"  # it never got the traffic
 
             created = api.post(f"{base}/databases", json={"name": "db", "engine": "postgres"})
             assert created.status_code == 202, created.text
@@ -40,6 +44,7 @@ def test_an_attached_database_reaches_the_app_which_reads_and_writes_through_it(
                 time.sleep(0.2)
             attached = api.post(f"{base}/databases/db/attachments", json={"service": "web"})
             assert attached.status_code == 201, attached.text
+            assert deploy_and_wait(api, project, "web")["status"] == "succeeded"
             first = json.loads(sf.wait_for(host, lambda body: "visits" in body))
             second = json.loads(sf.get(host)[1])
             assert second["visits"] == first["visits"] + 1  # written, then read back

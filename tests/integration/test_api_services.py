@@ -298,6 +298,37 @@ async def test_a_services_resource_limits_reach_its_next_release_and_bad_ones_ar
     assert runtime.apps["shop.web"].resources == {"memory_mb": 256, "build_cpu_seconds": 120}
 
 
+async def test_a_services_boot_timeout_reaches_its_next_release_and_bad_ones_are_refused(
+    shop: httpx.AsyncClient, platform: Platform, static_repo: Path
+) -> None:
+    assert (await shop.get(f"{SVC}/web")).json()["boot_timeout"] is None
+    updated = await shop.patch(f"{SVC}/web", json={"boot_timeout": 180})
+    assert updated.status_code == 200 and updated.json()["boot_timeout"] == 180
+    for body in (
+        {"boot_timeout": 0},
+        {"boot_timeout": 601},
+        {"boot_timeout": "90"},
+        {"boot_timeout": 1.5},
+        {"boot_timeout": True},
+    ):
+        refused = await shop.patch(f"{SVC}/web", json=body)
+        assert refused.status_code == 422, body
+        assert refused.headers["content-type"] == "application/problem+json", body
+    assert (await shop.patch(f"{SVC}/web", json={"scale": {"web": 1}})).json()[
+        "boot_timeout"
+    ] == 180
+    assert (await deploy(shop))["status"] == "succeeded"
+    runtime = platform.runtime
+    assert isinstance(runtime, NullRuntime)
+    assert runtime.apps["shop.web"].boot_timeout == 180
+    reset = await shop.patch(f"{SVC}/web", json={"boot_timeout": None})
+    assert reset.status_code == 200 and reset.json()["boot_timeout"] is None
+    assert (await shop.get(f"{SVC}/web")).json()["boot_timeout"] is None
+    source = {"git": str(static_repo)}
+    too_long = await shop.post(SVC, json={"name": "api", "source": source, "boot_timeout": 601})
+    assert too_long.status_code == 422, too_long.text
+
+
 async def test_a_queued_deploy_can_be_cancelled_and_never_runs(shop: httpx.AsyncClient) -> None:
     first = (await shop.post(f"{SVC}/web/deploys")).json()
     second = (await shop.post(f"{SVC}/web/deploys")).json()

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -51,7 +52,9 @@ if mode == "no-listen":  # leaves its port to whoever takes it
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path == "/health" and mode == "sick":
+        if mode == "unavailable":  # up, but never ready (a database it lacks, ...)
+            status, body = 503, "unavailable"
+        elif self.path == "/health" and mode == "sick":
             status, body = 500, "sick"
         elif self.path == "/env":
             status, body = 200, json.dumps(dict(os.environ))
@@ -132,6 +135,7 @@ def make_app(
     release_id: str | None = None,
     env: dict[str, str] | None = None,
     key: str = KEY,
+    boot_timeout: float | None = None,
 ) -> AppRelease:
     slug = root / f"slug-{key}-v{version}"
     slug.mkdir(exist_ok=True)
@@ -152,6 +156,7 @@ def make_app(
         env={"PATH": f"{PYTHON.parent}:/usr/bin:/bin", "MODE": mode, **(env or {})},
         health_check_path=health,
         release_command=f"{PYTHON.name} release.py",
+        boot_timeout=boot_timeout,
     )
 
 
@@ -275,12 +280,57 @@ async def test_a_release_that_never_becomes_healthy_leaves_v1_serving(
     await runtime.rollout(make_app(tmp_path, 1, health="/health"), Lines(), 10)
     before = list(edge.upstreams[KEY])
     sick = make_app(tmp_path, 2, mode="sick", health="/health")
-    with pytest.raises(RolloutFailed, match="did not answer GET /health"):
+    with pytest.raises(RolloutFailed, match="answered 500 to GET /health"):
         await runtime.rollout(sick, Lines(), 1.5)
     assert edge.upstreams[KEY] == before
     assert (await get(before[0])).text == "v1"
     assert all(gone(pid) for pid in pids(sick))
     assert (await runtime.observe())[KEY].release_id == "rel1"
+
+
+async def test_a_release_answering_503_fails_with_the_reason_and_v1_keeps_serving(
+    tmp_path: Path, runtime: LocalRuntime, edge: NullEdge
+) -> None:
+    await runtime.rollout(make_app(tmp_path, 1), Lines(), 10)
+    before = list(edge.upstreams[KEY])
+    unavailable = make_app(tmp_path, 2, mode="unavailable", boot_timeout=2)
+    log = Lines()
+    with pytest.raises(RolloutFailed) as failure:
+        await runtime.rollout(unavailable, log, 10)
+    assert re.match(
+        r"web\.1 answered 503 to GET / on port \d+, never 2xx/3xx, within its boot timeout of 2 s",
+        str(failure.value),
+    )
+    assert "-----> Waiting for web.1 to answer GET / with 2xx/3xx (boot timeout 2 s)" in log
+    assert edge.upstreams[KEY] == before
+    assert (await get(before[0])).text == "v1"
+    assert all(gone(pid) for pid in pids(unavailable))
+    assert (await runtime.observe())[KEY].release_id == "rel1"
+
+
+async def test_an_app_that_never_listens_fails_after_its_boot_timeout_saying_so_meanwhile(
+    tmp_path: Path, edge: NullEdge
+) -> None:
+    runtime = LocalRuntime(tmp_path / "data", edge, stop_grace=2.0, progress_every=1.0)
+    await runtime.start()
+    try:
+        app = make_app(tmp_path, 1, mode="hang", boot_timeout=3)
+        log = Lines()
+        with pytest.raises(RolloutFailed) as failure:
+            await runtime.rollout(app, log, 30)
+    finally:
+        await runtime.close()
+    assert re.match(
+        r"web\.1 did not answer GET / on port \d+ within its boot timeout of 3 s",
+        str(failure.value),
+    )
+    progress = [line for line in log if line.startswith("-----> Waiting for web.1 to listen")]
+    assert progress, log
+    assert all(
+        re.fullmatch(r"-----> Waiting for web\.1 to listen on port \d+ \(\d s of 3 s\)", line)
+        for line in progress
+    ), progress
+    assert KEY not in edge.upstreams
 
 
 async def test_a_crash_looping_web_fails_fast_with_its_last_lines(

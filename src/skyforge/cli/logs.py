@@ -26,7 +26,10 @@ def logs(
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
     tail: Annotated[
-        int, typer.Option(min=0, max=10000, help="Start with this many recent lines.")
+        int,
+        typer.Option(
+            min=0, max=10000, help="Start with this many recent lines (of those that match)."
+        ),
     ] = 100,
     since: Annotated[
         str | None, typer.Option(help="From this time: 2026-01-31T12:00:00Z, or 15m, 2h, 1d ago.")
@@ -38,17 +41,20 @@ def logs(
     process: Annotated[str | None, typer.Option(help="Only this process: web, web.1...")] = None,
     release: Annotated[str | None, typer.Option(help="Only this release: 3 or v3.")] = None,
 ) -> None:
-    """Print a service's output (every process); -f keeps following it."""
+    """Print a service's output (every process); -f keeps following it.
+
+    Every filter combines with the others, with --tail and with -f (which prints only the new
+    lines that match)."""
+    if follow and until:
+        fail("--until cannot be combined with -f: following prints lines as they come")
     path = f"{service_path(project, service)}/logs"
+    filters = {"since": since, "until": until, "q": grep, "process": process, "release": release}
+    params: dict[str, Any] = {k: v for k, v in filters.items() if v} | {"tail": tail}
     with connect() as api, until_interrupted():
         if follow:
-            follow_events(api, path, tail, grep)
-        elif since or until or grep or process or release:
-            filters = {"since": since, "until": until, "q": grep}
-            filters |= {"process": process, "release": release}
-            search(api, path, {k: v for k, v in filters.items() if v})
+            follow_events(api, path, params)
         else:
-            with api.stream(path, headers={"Accept": "text/plain"}, tail=tail) as chunks:
+            with api.stream(path, headers={"Accept": "text/plain"}, **params) as chunks:
                 echo_stream(chunks)
 
 
@@ -56,18 +62,6 @@ def show(item: dict[str, Any]) -> None:
     """One line as `skyforge logs` prints it: time (UTC, seconds), process, text."""
     at = datetime.fromisoformat(item["time"]).isoformat(timespec="seconds")
     typer.echo(f"{at} {item['process']}: {item['line']}")
-
-
-def search(api: Api, path: str, params: dict[str, Any]) -> None:
-    """Every matching line, page after page, oldest first."""
-    cursor: str | None = None
-    while True:
-        page = api.call("GET", path, params={**params, "limit": 1000, "cursor": cursor})
-        for item in page["items"]:
-            show(item)
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return
 
 
 def events(lines: Iterator[str]) -> Iterator[tuple[str | None, str, str]]:
@@ -90,15 +84,15 @@ def events(lines: Iterator[str]) -> Iterator[tuple[str | None, str, str]]:
             data.append(value)
 
 
-def follow_events(api: Api, path: str, tail: int, grep: str | None) -> None:
-    """Print lines as they come; a dropped connection resumes where it was (Last-Event-ID)."""
+def follow_events(api: Api, path: str, params: dict[str, Any]) -> None:
+    """Print lines (those matching `params`' filters) as they come; a dropped connection resumes
+    where it was (Last-Event-ID)."""
     last: str | None = None
-    needle = grep.lower() if grep else None
     while True:
         headers = {"Accept": "text/event-stream"}
         if last is not None:
             headers["Last-Event-ID"] = last
-        with api.stream(path, headers=headers, follow="true", tail=tail) as chunks:
+        with api.stream(path, headers=headers, follow="true", **params) as chunks:
             # Caught in here: past the `with`, the client would turn a drop into an error.
             try:
                 for event_id, kind, data in events(_lines(chunks)):
@@ -106,7 +100,7 @@ def follow_events(api: Api, path: str, tail: int, grep: str | None) -> None:
                         fail(f"the log stream ended: {json.loads(data).get('detail', data)}")
                     last = event_id or last
                     item = json.loads(data) if kind == "log" else None
-                    if item and (needle is None or needle in item["line"].lower()):
+                    if item:
                         show(item)
             except (httpx.TransportError, json.JSONDecodeError):
                 pass

@@ -22,6 +22,11 @@ def _scale(scale: dict[str, int]) -> str:
     return " ".join(f"{kind}={count}" for kind, count in sorted(scale.items())) or "-"
 
 
+def _health(service: dict[str, Any]) -> str:
+    within = f"{service['boot_timeout']} s" if service.get("boot_timeout") else "the boot timeout"
+    return f"GET {service['health_check_path'] or '/'} gives 2xx/3xx within {within}"
+
+
 def _release(service: dict[str, Any]) -> str:
     return "-" if service["release"] is None else f"v{service['release']}"
 
@@ -33,7 +38,14 @@ def create(
     git: Annotated[str, typer.Option(help="Git URL or local path of the repository.")],
     branch: Annotated[str, typer.Option(help="Branch to deploy.")] = "main",
     health_check: Annotated[
-        str | None, typer.Option(help="Path the app answers 200 on, e.g. /health.")
+        str | None,
+        typer.Option(help="Path the app answers 2xx/3xx on when ready, e.g. /health (default /)."),
+    ] = None,
+    boot_timeout: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=600, help="Seconds a new web process may take to pass it (default 60)."
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -43,6 +55,8 @@ def create(
     body: dict[str, Any] = {"name": name, "source": {"git": git, "branch": branch}}
     if health_check is not None:
         body["health_check_path"] = health_check
+    if boot_timeout is not None:
+        body["boot_timeout"] = boot_timeout
     with connect() as api:
         service = api.call("POST", f"/projects/{segment(project)}/services", json=body)
     if as_json:
@@ -82,7 +96,7 @@ def info(name: Name, project: Project, as_json: Json = False) -> None:
             ("URL", s["url"]),
             ("Source", f"{s['source']['git']} (branch {s['source']['branch']})"),
             ("Scale", _scale(s["scale"])),
-            ("Health check", s["health_check_path"] or "-"),
+            ("Health check", _health(s)),
             ("Created", when(s["created_at"])),
         ]
     )

@@ -333,7 +333,8 @@ async def _rollout(
             await uow.commit()
 
     with tracing.span("rollout", release=version):
-        async with _step("rollout", p.rollout_timeout):
+        # A boot timeout of the service's own stretches the step (the runtime's waits within).
+        async with _step("rollout", p.rollout_timeout + (service.boot_timeout or 0)):
             await p.deployer.rollout(service, release, build, log, secrets, on_switched=record)
     await record()  # a runtime that never said when traffic moved
     return release

@@ -58,6 +58,7 @@ class ServiceRef:
     resources: dict[str, int] = field(default_factory=dict)  # its own resource limits
     config_version: int = 0
     withhold_secrets: bool = False  # a fork's preview: its releases reference no secret
+    boot_timeout: int | None = None  # seconds its web processes may take; None: the default
 
     @property
     def key(self) -> str:

@@ -34,12 +34,18 @@ class AppRelease:
     slug_dir: Path  # the immutable build artifact: the app's files, its venv/node_modules
     processes: tuple[ProcessType, ...]
     env: dict[str, str] = field(default_factory=dict)  # config vars (PORT is added per instance)
-    health_check_path: str | None = None  # None: any HTTP answer on PORT counts as healthy
+    health_check_path: str | None = None  # healthy: 2xx/3xx from GET this path (None: "/")
     release_command: str | None = None  # the Procfile's `release` process, run once per release
     # Which names of `env` hold secret values: those are masked out of the app's log lines.
     secret_names: frozenset[str] = frozenset()
     # The service's own resource limits (Limits' fields); the runtime's defaults for the rest.
     resources: dict[str, int] = field(default_factory=dict)
+    # Seconds a new web instance may take to pass its health check; None: the runtime's default.
+    boot_timeout: float | None = None
+
+    def rollout_bound(self, timeout: float) -> float:
+        """A rollout's bound `timeout`, stretched by a boot timeout of the service's own."""
+        return timeout + (self.boot_timeout or 0)
 
     def secret_values(self) -> list[str]:
         """The values to mask out of this release's output."""
@@ -142,12 +148,20 @@ class Runtime(Protocol):
         """Stop and forget everything of one service (it was deleted)."""
 
     def logs(
-        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+        self,
+        key: str,
+        *,
+        follow: bool,
+        tail: int,
+        cursor: str | None = None,
+        query: LogQuery | None = None,
     ) -> AsyncIterator[LogLine]:
         """The app's output (every process of the service), optionally followed live.
 
         With `cursor` (a LogLine.cursor it gave out), it resumes right after that line: no line
-        lost, none repeated; `tail` is then ignored.
+        lost, none repeated; `tail` is then ignored. With `query` (its since, until, text,
+        release and process; not its paging), `tail` counts, and follow gives, only the lines
+        matching it.
         """
         ...
 

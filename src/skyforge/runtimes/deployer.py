@@ -44,6 +44,8 @@ class RuntimeDeployer:
     ) -> None:
         try:
             app = render(service, release, build, secrets)
-            await self.runtime.rollout(app, log, self.rollout_timeout, on_switched)
+            await self.runtime.rollout(
+                app, log, app.rollout_bound(self.rollout_timeout), on_switched
+            )
         except RolloutFailed as exc:
             raise StepFailed(str(exc)) from exc

@@ -76,7 +76,13 @@ class NullRuntime:
         self.apps.pop(key, None)
 
     async def logs(
-        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+        self,
+        key: str,
+        *,
+        follow: bool,
+        tail: int,
+        cursor: str | None = None,
+        query: LogQuery | None = None,
     ) -> AsyncIterator[LogLine]:
         """No output, ever."""
         nothing: tuple[LogLine, ...] = ()

@@ -38,4 +38,5 @@ def render(
         release_command=build.process_types.get(ONE_OFF),
         secret_names=frozenset(secrets or {}),
         resources=dict(service.resources),
+        boot_timeout=service.boot_timeout,
     )

@@ -10,6 +10,7 @@ class CreateService(Command):
     git: str
     branch: str = "main"
     health_check_path: str | None = None
+    boot_timeout: int | None = None  # seconds; None: the operator's default
     # The caller is an organization admin: may build from local paths outside the
     # directories the operator lists.
     org_admin: bool = False
@@ -26,6 +27,7 @@ class UpdateService(Command):
     scale: dict[str, int] | None = None
     health_check_path: str | None = None
     resources: dict[str, int | None] | None = None
+    boot_timeout: int | None = None  # seconds; 0: back to the operator's default
     git: str | None = None
     branch: str | None = None
     org_admin: bool = False  # as in CreateService

@@ -16,7 +16,7 @@ from skyforge.services.events import (
     ServiceDeleted,
     ServiceUpdated,
 )
-from skyforge.services.model import GitSource, Service
+from skyforge.services.model import GitSource, Service, check_boot_timeout
 from skyforge.services.ports import (
     Cipher,
     FindProject,
@@ -106,6 +106,7 @@ async def create_service(
         created_at=at,
         updated_at=at,
         health_check_path=cmd.health_check_path,
+        boot_timeout=cmd.boot_timeout,
         withhold_secrets=cmd.withhold_secrets,
     )
     async with uow:
@@ -124,7 +125,7 @@ async def update_service(
     max_instances: int,
     sources: Sources,
 ) -> Service:
-    """Change scale, health check, resources or source; scale takes effect at the next
+    """Change scale, health check, boot timeout, resources or source; scale takes effect at the next
     reconcile, resources with the next release."""
     known: set[str] | None = None
     source: GitSource | None = None
@@ -153,6 +154,9 @@ async def update_service(
             service.health_check_path = cmd.health_check_path or None
             service.__post_init__()
             changed.append("health_check_path")
+        if cmd.boot_timeout is not None:
+            service.boot_timeout = check_boot_timeout(cmd.boot_timeout or None)
+            changed.append("boot_timeout")
         if cmd.resources is not None and service.change_resources(cmd.resources):
             changed.append("resources")
         if source is not None:

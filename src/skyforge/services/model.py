@@ -48,6 +48,21 @@ def check_var_value(name: str, value: str) -> str:
     return value
 
 
+MAX_BOOT_TIMEOUT = 600  # seconds: the longest a service may ask its web processes be waited for
+
+
+def check_boot_timeout(seconds: int | None) -> int | None:
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not 1 <= seconds <= MAX_BOOT_TIMEOUT
+    ):
+        raise Invalid(
+            f"boot timeout must be a whole number of seconds from 1 to {MAX_BOOT_TIMEOUT}"
+        )
+    return seconds
+
+
 def check_health_path(path: str | None) -> str | None:
     if path is not None and not _HEALTH_PATH.fullmatch(path):
         raise Invalid("health check path must be a URL path starting with '/'")
@@ -65,17 +80,20 @@ class Service:
     created_at: datetime
     updated_at: datetime
     scale: dict[str, int] = field(default_factory=dict)
-    health_check_path: str | None = None
+    health_check_path: str | None = None  # None: "/"
     config: dict[str, str] = field(default_factory=dict)
     # Its own resource limits (memory_mb, processes, open_files); unset: the operator's.
     resources: dict[str, int] = field(default_factory=dict)
     config_version: int = 0  # +1 at every change of `config`
     # Runs code nobody with access vouched for (a fork's pull request): gets no secret at all.
     withhold_secrets: bool = False
+    # How long a new web process may take to answer its health check; None: the operator's.
+    boot_timeout: int | None = None
 
     def __post_init__(self) -> None:
         dns_label(self.name, "service name")
         check_health_path(self.health_check_path)
+        check_boot_timeout(self.boot_timeout)
 
     @property
     def key(self) -> str:

@@ -174,7 +174,9 @@ class Reconciler:
                 app = fresh[0].app(await self._secrets(fresh[0])) or app
                 log.info("converging %s to v%d", key, app.version)
                 await self.runtime.rollout(
-                    app, lambda line: log.info("%s: %s", key, line), self.rollout_timeout
+                    app,
+                    lambda line: log.info("%s: %s", key, line),
+                    app.rollout_bound(self.rollout_timeout),
                 )
                 self._retry_at.pop(key, None)
             except (RolloutFailed, StepFailed) as exc:

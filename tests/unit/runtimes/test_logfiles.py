@@ -13,7 +13,8 @@ import pytest
 
 from skyforge.kernel.errors import Invalid
 from skyforge.runtimes.base import LogQuery
-from skyforge.runtimes.local.logfiles import read_logs, search, split_stamp
+from skyforge.runtimes.local.logfiles import search, split_stamp
+from skyforge.runtimes.local.logfollow import read_logs
 from skyforge.runtimes.local.logrelay import LogBounds, stamped, start_relay
 
 T0 = 1_790_000_000.0  # 2026-09-21T...Z

@@ -183,6 +183,7 @@ services = Table(
     Column("scale", JSON, nullable=False),
     Column("health_check_path", String(255)),
     Column("resources", JSON),
+    Column("boot_timeout", Integer),  # seconds; NULL: the operator's default
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # +1 at every change of the config vars: the env's ETag.

@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -118,13 +119,28 @@ async def app_logs(
     cursor: Annotated[str | None, Query(max_length=4000)] = None,
     last_event_id: Annotated[str | None, Header(max_length=4000)] = None,
 ) -> Response:
-    """The running app's output (every process): searched, followed live, or as text."""
+    """The running app's output (every process): searched, followed live, or as text.
+
+    Every filter (since, until, q, release, process) holds for each form: the text and the
+    live stream start with the last `tail` lines matching them, and follow only those."""
     found = await platform.cache.service(project, service)
     accept = request.headers.get("accept", "")
     check, every = still_allowed(request, "service.logs"), platform.settings.stream_recheck_seconds
+    now = time.time()
+    query = LogQuery(
+        since=parse_time(since, "since", now),
+        until=parse_time(until, "until", now),
+        text=q or None,
+        release_id=await _release_id(platform, found.id, release),
+        process=process,
+        limit=limit,
+    )
+    filters = query if any((since, until, q, release, process)) else None
     if "text/event-stream" in accept:
         resume = last_event_id or cursor
-        lines = platform.runtime.logs(found.key, follow=True, tail=tail, cursor=resume)
+        lines = platform.runtime.logs(
+            found.key, follow=True, tail=tail, cursor=resume, query=filters
+        )
         return StreamingResponse(
             guarded(
                 _events(lines, _Versions(platform)),
@@ -137,24 +153,16 @@ async def app_logs(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     if "application/json" in accept:
-        now = time.time()
-        query = LogQuery(
-            since=parse_time(since, "since", now),
-            until=parse_time(until, "until", now),
-            text=q or None,
-            release_id=await _release_id(platform, found.id, release),
-            process=process,
-            limit=limit,
-            after=cursor,
-        )
-        result = await platform.runtime.search_logs(found.key, query)
+        result = await platform.runtime.search_logs(found.key, replace(query, after=cursor))
         versions = _Versions(platform)
         items = [await versions.item(line) for line in result.items]
         body = {"items": items, "next_cursor": result.next_cursor}
         return Response(json.dumps(body), media_type="application/json")
 
     async def text() -> AsyncIterator[str]:
-        async for entry in platform.runtime.logs(found.key, follow=follow, tail=tail):
+        async for entry in platform.runtime.logs(
+            found.key, follow=follow, tail=tail, query=filters
+        ):
             at = datetime.fromtimestamp(entry.time or time.time(), UTC)
             yield f"{at.isoformat(timespec='seconds')} {entry.source}: {entry.line}\n"
 

@@ -50,6 +50,7 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
         source=SourceRead(git=s.source.shown, branch=s.source.branch),
         scale=scale,
         health_check_path=s.health_check_path,
+        boot_timeout=s.boot_timeout,
         resources=s.resources,
         url=f"http://{s.hostname}:{port}/",
         release=release.version if release else None,
@@ -75,6 +76,7 @@ async def create_service(
             body.source.git,
             body.source.branch,
             body.health_check_path,
+            boot_timeout=body.boot_timeout,
             org_admin=caller.org_admin,
         )
     )
@@ -117,12 +119,20 @@ async def update_service(
             scale=body.scale,
             health_check_path=body.health_check_path,
             resources=body.resources,
+            boot_timeout=_boot_timeout(body),
             git=body.source.git if body.source else None,
             branch=body.source.branch if body.source else None,
             org_admin=caller.org_admin,
         )
     )
     return await read(platform, updated, await platform.runtime.observe())
+
+
+def _boot_timeout(body: ServiceUpdate) -> int | None:
+    """The command's value: None leaves it, 0 (from null) resets it to the default."""
+    if "boot_timeout" not in body.model_fields_set:
+        return None
+    return body.boot_timeout or 0
 
 
 @router.delete("/{service}", status_code=204, dependencies=[Depends(allow("service.delete"))])

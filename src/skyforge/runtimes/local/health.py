@@ -1,4 +1,4 @@
-"""Is a new instance ready for traffic? An HTTP answer on its port, from its own process.
+"""Is a new instance ready for traffic? A 2xx/3xx answer on its port, from its own process.
 
 Apps share the host's network: another tenant could bind an instance's port first (between
 our choice of a free port and the app's bind, or while the instance restarts) and answer in its
@@ -11,18 +11,20 @@ import contextlib
 import time
 from collections.abc import Sequence
 
+from skyforge.kernel.logs import LogSink
 from skyforge.runtimes.base import RolloutFailed
 from skyforge.runtimes.local.instance import Instance
 
 CRASH_LIMIT = 3
 _ATTEMPT_TIMEOUT = 2.0
 _INTERVAL = 0.2
+PROGRESS_EVERY = 5.0  # seconds between the lines a waiting rollout logs
 
 
-async def answers_http(port: int, path: str | None, timeout: float = _ATTEMPT_TIMEOUT) -> bool:
-    """GET `path` (or "/") on 127.0.0.1:port: any answer counts without a path, < 400 with one."""
+async def http_status(port: int, path: str, timeout: float = _ATTEMPT_TIMEOUT) -> int | None:
+    """The status of GET `path` on 127.0.0.1:port; None when nothing answers HTTP there."""
     request = (
-        f"GET {path or '/'} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         "User-Agent: skyforge-health\r\nConnection: close\r\n\r\n"
     ).encode()
     try:
@@ -37,13 +39,16 @@ async def answers_http(port: int, path: str | None, timeout: float = _ATTEMPT_TI
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
     except (OSError, TimeoutError):
-        return False
+        return None
     parts = status_line.split()
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-        return False
-    if path is None:
-        return True
-    return parts[1].isdigit() and int(parts[1]) < 400
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def passes(status: int | None) -> bool:
+    """Only a success or a redirect is healthy: a 503 while it boots (or for good) is not."""
+    return status is not None and 200 <= status < 400
 
 
 def listening_uids(port: int) -> set[int]:
@@ -67,12 +72,19 @@ def listening_uids(port: int) -> set[int]:
     return uids
 
 
-async def serves(instance: Instance, path: str | None) -> bool:
-    """It answers on its port (see answers_http), and the listener there is its own."""
+async def probe(instance: Instance, path: str | None) -> int | None:
+    """The status its port answers GET `path` (default "/") with, None when nothing answers
+    or the listener there is not its own."""
     port = instance.record.port or 0
-    if not await answers_http(port, path):
-        return False
-    return instance.uid is None or listening_uids(port) == {instance.uid}
+    status = await http_status(port, path or "/")
+    if status is None or (instance.uid is not None and listening_uids(port) != {instance.uid}):
+        return None
+    return status
+
+
+async def serves(instance: Instance, path: str | None) -> bool:
+    """It answers its health check (2xx/3xx from GET `path`) on its port, from its own uid."""
+    return passes(await probe(instance, path))
 
 
 def _crashed(instance: Instance) -> RolloutFailed:
@@ -80,13 +92,46 @@ def _crashed(instance: Instance) -> RolloutFailed:
     return RolloutFailed(f"{instance.label} crashed {instance.exits} times: {lines}")
 
 
-async def wait_healthy(instances: Sequence[Instance], path: str | None, timeout: float) -> None:
-    """Return once every web instance answers; raise RolloutFailed on a crash loop or timeout.
+def _late(instance: Instance, path: str, status: int | None, timeout: float) -> RolloutFailed:
+    port = instance.record.port
+    tail = "\n".join(instance.last_lines())
+    others = listening_uids(port or 0) - {instance.uid}
+    if instance.uid is not None and others:
+        tail = f"another process holds port {port}\n{tail}"
+    if status is None:
+        what = f"did not answer GET {path} on port {port}"
+    else:
+        what = f"answered {status} to GET {path} on port {port}, never 2xx/3xx,"
+    return RolloutFailed(
+        f"{instance.label} {what} within its boot timeout of {timeout:g} s: {tail}"
+    )
 
-    Instances that exit meanwhile are restarted by their supervisor; each exit counts.
+
+def _waiting(instance: Instance, path: str, status: int | None) -> str:
+    if status is None:
+        return f"{instance.label} to listen on port {instance.record.port}"
+    return f"{instance.label} to answer GET {path} with 2xx/3xx (it answered {status})"
+
+
+async def wait_healthy(
+    instances: Sequence[Instance],
+    path: str | None,
+    timeout: float,
+    log: LogSink | None = None,
+    progress_every: float = PROGRESS_EVERY,
+) -> None:
+    """Return once every web instance passes its health check (2xx/3xx from GET `path`, "/"
+    by default); raise RolloutFailed on a crash loop or after `timeout` (the boot timeout).
+
+    Instances that exit meanwhile are restarted by their supervisor; each exit counts. While
+    it waits, `log` gets a line every `progress_every` seconds saying for what and how long.
     """
-    deadline = time.monotonic() + timeout
+    path = path or "/"
+    started = time.monotonic()
+    deadline = started + timeout
+    next_note = started + progress_every
     pending = [i for i in instances if i.record.type == "web" and i.record.port is not None]
+    last: dict[Instance, int | None] = dict.fromkeys(pending)
     while True:
         for instance in instances:
             if instance.exits >= CRASH_LIMIT:
@@ -94,20 +139,16 @@ async def wait_healthy(instances: Sequence[Instance], path: str | None, timeout:
             if instance.stopping:  # the runtime is closing under us
                 raise RolloutFailed(f"{instance.label} was stopped during the rollout")
         probing = [i for i in pending if i.alive()]  # a dead one's port may be anyone's now
-        results = await asyncio.gather(*(serves(i, path) for i in probing))
-        answered = {i for i, ok in zip(probing, results, strict=True) if ok}
-        pending = [i for i in pending if i not in answered]
+        results = await asyncio.gather(*(probe(i, path) for i in probing))
+        last.update(zip(probing, results, strict=True))
+        pending = [i for i in pending if not passes(last[i])]
         if not pending:
             return
-        if time.monotonic() >= deadline:
-            late = pending[0]
-            what = f"GET {path}" if path else "HTTP"
-            tail = "\n".join(late.last_lines())
-            others = listening_uids(late.record.port or 0) - {late.uid}
-            if late.uid is not None and others:
-                tail = f"another process holds port {late.record.port}\n{tail}"
-            raise RolloutFailed(
-                f"{late.label} did not answer {what} on port {late.record.port} "
-                f"within {timeout:g}s: {tail}"
-            )
+        now = time.monotonic()
+        if now >= deadline:
+            raise _late(pending[0], path, last[pending[0]], timeout)
+        if log is not None and now >= next_note:
+            waiting = ", ".join(_waiting(i, path, last[i]) for i in pending)
+            log(f"-----> Waiting for {waiting} ({now - started:.0f} s of {timeout:g} s)")
+            next_note += progress_every
         await asyncio.sleep(_INTERVAL)

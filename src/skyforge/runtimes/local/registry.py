@@ -59,6 +59,7 @@ def app_to_json(app: AppRelease) -> dict[str, Any]:
         "release_command": app.release_command,
         "secret_names": sorted(app.secret_names),
         "resources": dict(app.resources),
+        "boot_timeout": app.boot_timeout,
     }
 
 
@@ -78,6 +79,7 @@ def app_from_json(data: dict[str, Any]) -> AppRelease:
         release_command=data["release_command"],
         secret_names=frozenset(data.get("secret_names", ())),
         resources={str(k): int(v) for k, v in data.get("resources", {}).items()},
+        boot_timeout=data.get("boot_timeout"),
     )
 
 

@@ -24,9 +24,10 @@ from skyforge.runtimes.base import (
     RolloutFailed,
     Sealer,
 )
-from skyforge.runtimes.local.health import serves, wait_healthy
+from skyforge.runtimes.local.health import PROGRESS_EVERY, serves, wait_healthy
 from skyforge.runtimes.local.instance import Instance, StartFailed
-from skyforge.runtimes.local.logfiles import decode_follow, end_cursor, read_logs, search
+from skyforge.runtimes.local.logfiles import search
+from skyforge.runtimes.local.logfollow import decode_follow, end_cursor, read_logs
 from skyforge.runtimes.local.logrelay import LogBounds
 from skyforge.runtimes.local.ports import PortAllocator
 from skyforge.runtimes.local.proc import is_running
@@ -49,7 +50,8 @@ class LocalRuntime:
     (default: the data dir's own key file).
     `drain_seconds`: time between switching traffic away from instances and stopping them.
     `stop_grace`: time between SIGTERM and SIGKILL. `health_timeout`: the longest a rollout
-    waits for its web instances (the rollout's own `timeout` applies when it is shorter).
+    waits for its web instances unless the app sets its own `boot_timeout` (the rollout's own
+    `timeout` applies when it is shorter); a line every `progress_every` seconds says so.
     Every process runs in `sandbox` (default: the data dir's) under `limits`, with the app's
     own resource choices applied.
     """
@@ -62,6 +64,7 @@ class LocalRuntime:
         drain_seconds: float = 1.0,
         stop_grace: float = 10.0,
         health_timeout: float = 60.0,
+        progress_every: float = PROGRESS_EVERY,
         log_bounds: LogBounds | None = None,
         sandbox: Sandbox | None = None,
         limits: Limits | None = None,
@@ -74,6 +77,7 @@ class LocalRuntime:
         self._drain = drain_seconds
         self._grace = stop_grace
         self._health_timeout = health_timeout
+        self._progress_every = progress_every
         self._registry = Registry(data_dir / "run", sealer)  # records hold secrets: sealed
         self._logs_dir = data_dir / "logs" / "apps"
         self._ports = PortAllocator()
@@ -158,15 +162,22 @@ class LocalRuntime:
             shutil.rmtree(self._logs_dir / key, ignore_errors=True)
 
     def logs(
-        self, key: str, *, follow: bool, tail: int, cursor: str | None = None
+        self,
+        key: str,
+        *,
+        follow: bool,
+        tail: int,
+        cursor: str | None = None,
+        query: LogQuery | None = None,
     ) -> AsyncIterator[LogLine]:
-        """The output of every instance (and release phase) of the service's recent releases.
+        """The output of every instance (and release phase) of the service's recent releases
+        (with `query`: of every retained one, only the lines matching it).
 
         Not a generator itself: a bad cursor is refused here, before any output starts.
         """
         if cursor:
             decode_follow(cursor)
-        return read_logs(self._logs_dir / key, follow=follow, tail=tail, cursor=cursor)
+        return read_logs(self._logs_dir / key, follow=follow, tail=tail, cursor=cursor, query=query)
 
     async def search_logs(self, key: str, query: LogQuery) -> LogPage:
         """Retained output lines matching `query`, oldest first."""
@@ -202,10 +213,14 @@ class LocalRuntime:
                     if (name, index) not in have:
                         started.append(self._launch(app, name, index, log))
             web = [i.label for i in started if i.record.type == "web"]
+            boot = min(timeout, app.boot_timeout or self._health_timeout)
             if web:
-                what = f"GET {app.health_check_path}" if app.health_check_path else "HTTP"
-                log(f"-----> Waiting for {', '.join(web)} to answer {what}")
-            await wait_healthy(started, app.health_check_path, min(timeout, self._health_timeout))
+                path = app.health_check_path or "/"
+                log(
+                    f"-----> Waiting for {', '.join(web)} to answer GET {path} with 2xx/3xx "
+                    f"(boot timeout {boot:g} s)"
+                )
+            await wait_healthy(started, app.health_check_path, boot, log, self._progress_every)
         except BaseException as exc:  # failure or cancellation: undo what we started
             if started:
                 log(f"-----> Stopping the {len(started)} new instance(s); nothing else changed")

@@ -64,6 +64,7 @@ class SqlServiceRepository(SqlRepository):
             "scale": service.scale,
             "health_check_path": service.health_check_path,
             "resources": service.resources,
+            "boot_timeout": service.boot_timeout,
             "updated_at": service.updated_at,
             "config_version": service.config_version,
         }
@@ -105,6 +106,7 @@ class SqlServiceRepository(SqlRepository):
                 resources=dict(r.resources or {}),
                 config_version=r.config_version,
                 withhold_secrets=bool(r.withhold_secrets),
+                boot_timeout=r.boot_timeout,
             )
             for r in rows
         ]

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, StrictInt
 
 from skyforge.api.rest.schemas.base import Input
+from skyforge.services.model import MAX_BOOT_TIMEOUT
 
 
 class SourceIn(Input):
@@ -16,6 +17,7 @@ class ServiceCreate(Input):
     name: str = Field(max_length=63, examples=["web"])
     source: SourceIn
     health_check_path: str | None = Field(None, max_length=255, examples=["/health"])
+    boot_timeout: StrictInt | None = Field(None, ge=1, le=MAX_BOOT_TIMEOUT, examples=[120])
 
 
 class ServiceUpdate(Input):
@@ -27,6 +29,14 @@ class ServiceUpdate(Input):
         "process), processes (all of the service's at once); of its builds: build_memory_mb, "
         "build_cpu_seconds (per process); null: back to the default",
         examples=[{"memory_mb": 256, "processes": 64}],
+    )
+    boot_timeout: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_BOOT_TIMEOUT,
+        description="seconds a new web process may take to answer its health check "
+        "(2xx/3xx from health_check_path); null: back to the default (SKYFORGE_BOOT_TIMEOUT)",
+        examples=[120],
     )
     source: SourceIn | None = None
 
@@ -42,7 +52,8 @@ class ServiceRead(BaseModel):
     project: str
     source: SourceRead
     scale: dict[str, int]
-    health_check_path: str | None
+    health_check_path: str | None = Field(description='null: "/"')
+    boot_timeout: int | None = Field(description="seconds; null: the default")
     resources: dict[str, int] = Field(description="its own limits (the others: the defaults)")
     url: str
     release: int | None = Field(description="version of the current release")
