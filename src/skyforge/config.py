@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     build_timeout: float = 900.0
     release_timeout: float = 300.0
     rollout_timeout: float = 120.0
+    # The longest a one-off process (`skyforge run`) may run before it is killed.
+    run_timeout: float = Field(3600.0, gt=0)
     drain_seconds: float = 1.0
     stop_grace: float = 10.0
     reconcile_interval: float = 2.0

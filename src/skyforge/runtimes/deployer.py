@@ -47,3 +47,18 @@ class RuntimeDeployer:
             await self.runtime.rollout(app, log, self.rollout_timeout, on_switched)
         except RolloutFailed as exc:
             raise StepFailed(str(exc)) from exc
+
+    async def restart(
+        self,
+        service: ServiceRef,
+        release: Release,
+        build: BuildRef,
+        log: LogSink,
+        secrets: Mapping[str, str] | None = None,
+        process: str | None = None,
+    ) -> None:
+        try:
+            app = render(service, release, build, secrets)
+            await self.runtime.restart(app, log, self.rollout_timeout, process)
+        except RolloutFailed as exc:
+            raise StepFailed(str(exc)) from exc

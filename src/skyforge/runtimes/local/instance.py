@@ -93,6 +93,7 @@ class Instance:
         self.relays = [relay] if relay is not None else []
         self.exits = 0  # unexpected exits, counted by the supervisor
         self.started_at = time.monotonic()
+        self.started_wall = time.time()  # the same moment, as shown to users (`skyforge ps`)
         self.stopping = False
         self.routed = False  # in the edge's upstreams for its key...
         self.ready = True  # ...unless it died and has not answered again since its restart
@@ -142,6 +143,7 @@ class Instance:
         """Start the same command again (after it died), as our own child."""
         self.record.port = port
         self.started_at = time.monotonic()  # also when it fails: a failed start is no stable run
+        self.started_wall = time.time()
         record = self.record
         popen, relay = launch(
             record.app, record.type, record.index, port, record.log_path, jail, bounds
