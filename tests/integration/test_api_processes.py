@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.integration.conftest import People
 from tests.integration.test_api_services import SVC, deploy, wait_deploy
 
 from skyforge.bootstrap import Platform
@@ -89,3 +90,22 @@ async def test_a_run_command_that_cannot_be_split_or_is_empty_is_refused(
         refused = await shop.post(f"{SVC}/web/runs", json={"command": command})
         assert refused.status_code == 422, command
         assert refused.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_viewer_sees_the_processes_but_cannot_restart_or_run(
+    people: People, static_repo: Path
+) -> None:
+    await people.admin.post("/api/v1/projects", json={"name": "shop"})
+    body = {"name": "web", "source": {"git": str(static_repo)}}
+    assert (await people.admin.post(SVC, json=body)).status_code == 201
+    assert (await deploy(people.admin))["status"] == "succeeded"
+    viewer = await people.user("viewer@example.com")
+    added = await people.admin.post(
+        "/api/v1/projects/shop/members", json={"email": "viewer@example.com", "role": "viewer"}
+    )
+    assert added.status_code == 201, added.text
+    assert (await viewer.get(f"{SVC}/web/processes")).status_code == 200
+    for path, payload in (("restart", None), ("runs", {"command": "id"})):
+        refused = await viewer.post(f"{SVC}/web/{path}", json=payload)
+        assert refused.status_code == 403, path
+    assert (await people.admin.get(f"{SVC}/web/deploys")).json()["items"][0]["kind"] == "build"
