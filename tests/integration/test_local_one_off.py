@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -48,8 +49,14 @@ async def test_a_run_whose_reader_goes_away_is_killed(serving: LocalRuntime) -> 
     await eventually(lambda: gone(token))
 
 
-async def test_a_detached_run_ends_with_the_runtime(serving: LocalRuntime, tmp_path: Path) -> None:
-    run = await serving.run(KEY, f"{PYTHON.name} sleeper.py", 60.0, detach=True)
+async def test_runs_are_numbered_and_a_detached_one_ends_with_the_runtime(
+    serving: LocalRuntime, tmp_path: Path
+) -> None:
+    first, run = await asyncio.gather(
+        serving.run(KEY, "echo one", 60.0, detach=True),
+        serving.run(KEY, f"{PYTHON.name} sleeper.py", 60.0, detach=True),
+    )
+    assert (first.name, run.name) == ("run.1", "run.2")  # started together, numbered apart
     log = tmp_path / "data" / "logs" / "apps" / KEY / f"rel1.{run.name}.log"
     await eventually(lambda: log.exists() and log.read_text().strip() != "")
     token = log.read_text().split()[-1]

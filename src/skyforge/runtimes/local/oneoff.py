@@ -100,6 +100,9 @@ async def start_one_off(
     except SandboxUnavailable as exc:
         raise Conflict(str(exc)) from exc
     log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log_path = log_dir / f"{app.release_id}.{name}.log"
+    # Made before anything awaits: the next run's next_index() sees this number taken.
+    os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     try:
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -112,8 +115,6 @@ async def start_one_off(
         )
     except OSError as exc:
         raise Invalid(f"cannot start {argv[0]}: {exc}") from exc
-    run = LocalOneOff(
-        name, process, log_dir / f"{app.release_id}.{name}.log", Masker(app.secret_values())
-    )
+    run = LocalOneOff(name, process, log_path, Masker(app.secret_values()))
     run.timeout = timeout
     return run
