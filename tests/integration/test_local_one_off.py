@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from tests.integration.test_local_runtime import KEY, PYTHON, Lines, make_app
+from tests.integration.test_stream_access import running_with
 from tests.support import WHO_AM_I, eventually, gone
 
 from skyforge.edge.null import NullEdge
@@ -61,11 +63,30 @@ async def test_runs_are_numbered_and_a_detached_one_ends_with_the_runtime(
     await eventually(lambda: log.exists() and log.read_text().strip() != "")
     token = log.read_text().split()[-1]
     assert not gone(token)
+
+    async def first_ended() -> bool:  # ps shows a run while it runs
+        return "run.1" not in {p.name for p in await serving.processes(KEY)}
+
+    await eventually(first_ended)
+    listed = {p.name: p for p in await serving.processes(KEY)}
+    assert listed["run.2"].type == "run" and listed["run.2"].state == "up"
+    assert listed["run.2"].version == 1 and listed["web.1"].type == "web"
     await serving.close()
     assert gone(token)
+    assert [p.name for p in await serving.processes(KEY)] == []
 
 
 async def test_nothing_runs_for_a_service_nothing_serves(tmp_path: Path) -> None:
     runtime = LocalRuntime(tmp_path / "data", NullEdge())
     with pytest.raises(Conflict, match="deploy it first"):
         await runtime.run("shop.none", "echo hi", 5.0, detach=False)
+
+
+async def test_a_run_nobody_reads_is_still_killed_after_its_timeout(
+    serving: LocalRuntime,
+) -> None:
+    marker = f"unread-{time.monotonic_ns()}"
+    await serving.run(KEY, f"{PYTHON.name} sleeper.py {marker}", 0.5, detach=False)
+    assert running_with(marker)
+    await eventually(lambda: not running_with(marker), timeout=15)
+    assert [p.type for p in await serving.processes(KEY)] == ["web"]  # ps forgot it too

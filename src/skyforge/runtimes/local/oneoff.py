@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from skyforge.adapters.sandbox import Jail, SandboxUnavailable
@@ -22,6 +23,7 @@ from skyforge.runtimes.local.logrelay import stamped
 from skyforge.runtimes.local.proc import signal_group
 
 _READ = 65536
+_WATCHDOG_SLACK = 5.0  # seconds past the timeout before the watchdog kills a run
 
 
 def next_index(directory: Path) -> int:
@@ -46,14 +48,25 @@ class LocalOneOff:
         self._mask = mask
         self._code: int | None = None
         self.timeout = 0.0
+        self.started_at = time.time()
+        self.on_end: Callable[[], None] | None = None  # called once it has ended
+        self._read = False
 
     @property
     def exit_code(self) -> int | None:
         return self._code
 
+    def expire(self) -> None:
+        """Past its timeout: killed, whether or not its output is read (see start_one_off)."""
+        if self._process.returncode is None:  # not yet reaped: its pid is still its own
+            signal_group(self._process.pid, signal.SIGKILL)
+        if not self._read and self.on_end is not None:
+            self.on_end()  # output() never ran: nobody else says it ended
+
     async def output(self) -> AsyncIterator[str]:
         """Masked lines until the process exits or times out; whatever ends it, its whole
         process group is killed (nothing of a run outlives it)."""
+        self._read = True
         stdout = self._process.stdout
         assert stdout is not None
         fd = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -82,7 +95,11 @@ class LocalOneOff:
                     self._code = RUN_TIMED_OUT
         finally:
             signal_group(self._process.pid, signal.SIGKILL)  # children it left behind too
-            await asyncio.shield(self._process.wait())
+            try:
+                await asyncio.shield(self._process.wait())
+            finally:
+                if self.on_end is not None:
+                    self.on_end()
 
 
 async def start_one_off(
@@ -117,4 +134,7 @@ async def start_one_off(
         raise Invalid(f"cannot start {argv[0]}: {exc}") from exc
     run = LocalOneOff(name, process, log_path, Masker(app.secret_values()))
     run.timeout = timeout
+    # Its timeout holds even if nobody ever reads its output (a client gone before the first
+    # byte): a moment after it, the group is killed whatever happened to the reader.
+    asyncio.get_running_loop().call_later(timeout + _WATCHDOG_SLACK, run.expire)
     return run

@@ -88,6 +88,7 @@ class LocalRuntime:
         self._edge_lock = asyncio.Lock()  # edge calls are async: keep their order
         self._published_routes: list[Route] | None = None
         self._detached: set[asyncio.Task[None]] = set()  # one-off runs in the background
+        self._runs: dict[str, dict[str, ProcessInfo]] = {}  # the one-off runs going on, per key
 
     async def start(self) -> None:
         """Adopt the instances a previous control plane left running; restart the dead ones."""
@@ -162,7 +163,7 @@ class LocalRuntime:
         """Every instance of the service (those stopping too), by process type and index."""
         found = [i for i in self._instances.values() if i.record.app.key == key]
         found.sort(key=lambda i: (i.record.type, i.record.index, i.stopping))
-        return [
+        instances = [
             ProcessInfo(
                 name=i.label,
                 type=i.record.type,
@@ -176,6 +177,8 @@ class LocalRuntime:
             )
             for i in found
         ]
+        runs = sorted(self._runs.get(key, {}).values(), key=lambda p: p.index)
+        return [*instances, *runs]
 
     async def restart(
         self, app: AppRelease, log: LogSink, timeout: float, process: str | None = None
@@ -191,9 +194,25 @@ class LocalRuntime:
         if app is None:
             raise Conflict("the service has no running release: deploy it first")
         directory = self._logs_dir / key
-        run = await start_one_off(
-            app, command, next_index(directory), directory, self._jail(app), timeout
+        index = next_index(directory)
+        run = await start_one_off(app, command, index, directory, self._jail(app), timeout)
+        going = self._runs.setdefault(key, {})
+        going[run.name] = ProcessInfo(
+            name=run.name,
+            type="run",
+            index=index,
+            state="up",
+            restarts=0,
+            started_at=run.started_at,
+            release_id=app.release_id,
+            version=app.version,
+            port=None,
         )
+
+        def ended() -> None:
+            going.pop(run.name, None)
+
+        run.on_end = ended
         if detach:
             task = asyncio.create_task(_drain(run))
             self._detached.add(task)
