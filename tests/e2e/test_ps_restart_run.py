@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.harness import PROBE_APP, SkyForge, deploy_and_wait
 from tests.e2e.test_lifecycle import wait_until
 from tests.e2e.test_secrets_live import set_secret
-from tests.support import make_git_repo
+from tests.support import host_pids, make_git_repo
 
 pytestmark = pytest.mark.e2e
 HOST = "web.shop.localhost"
@@ -117,13 +117,17 @@ def test_run_prints_the_config_and_returns_the_exit_status_in_the_sandbox(
     assert deploy_and_wait(api, "shop", "web")["status"] == "succeeded"
 
     script = (
-        "import os,sys; print(os.environ['GREETING']); print('uid', os.getuid() != 0);"
+        "import os,sys; print(os.environ['GREETING']); print('uid', os.getuid());"
         " print(os.environ['SKYFORGE_PROCESS']); print(os.environ['API_KEY']); sys.exit(3)"
     )
     done = skyforge.cli("run", "web", "-p", "shop", "--", "python", "-c", script, check=False)
     assert done.returncode == 3, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[:3] == ["hi from config", "uid True", "run.1"]
+    app_pid = host_pids(json.loads(skyforge.get(HOST)[1])["pid"])[0]  # the app, not a wrapper
+    status = Path(f"/proc/{app_pid}/status").read_text()
+    web_uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+    assert web_uid != 0  # the service's sandbox uid: the run's too
+    assert lines[:3] == ["hi from config", f"uid {web_uid}", "run.1"]
     assert secret not in done.stdout and "****" in lines[3]
     assert "skyforge-exit-status" not in done.stdout
 
