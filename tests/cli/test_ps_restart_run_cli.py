@@ -48,8 +48,8 @@ def test_run_exits_with_the_status_of_the_command(cli: Cli, deployed: str) -> No
 def test_the_help_of_ps_restart_and_run_shows_how_to_use_them(cli: Cli) -> None:
     for command, words in (
         ("ps", "state, restarts"),
-        ("restart", "zero downtime"),
-        ("run", "--detach"),
+        ("restart", "serve before the old ones stop"),
+        ("run", "not run through a shell"),
     ):
         shown = cli(command, "--help")
         assert shown.exit_code == 0 and words in shown.output, command

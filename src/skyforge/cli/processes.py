@@ -29,7 +29,7 @@ def age(started_at: str, now: float | None = None) -> str:
 
 
 def ps(service: Service, project: Project, as_json: Json = False) -> None:
-    """List a service's processes: state, restarts, age, release and port."""
+    """List a service's processes: state, restarts, age, release."""
     with connect() as api:
         found = api.call("GET", f"{service_path(project, service)}/processes")["items"]
     if as_json:
@@ -61,7 +61,9 @@ def restart(
     ] = None,
     follow: Follow = True,
 ) -> None:
-    """Restart a service's processes with zero downtime (new ones serve before old ones stop)."""
+    """Restart a service's processes with zero downtime.
+
+    New instances of the current release start and serve before the old ones stop."""
     body = {"process": process} if process is not None else None
     with connect() as api:
         queued = api.call("POST", f"{service_path(project, service)}/restart", json=body)
@@ -90,8 +92,11 @@ def run(
         bool, typer.Option("--detach", "-d", help="Run in the background; output in the logs.")
     ] = False,
 ) -> None:
-    """Run a one-off command in the current release's environment, e.g.
-    `skyforge run web -p shop -- python manage.py migrate`; exits with its exit status."""
+    """Run a one-off command in the release's environment and sandbox.
+
+    For example: skyforge run web -p shop -- python manage.py migrate
+
+    The command is not run through a shell. Exits with its exit status (124: timed out)."""
     body = {"command": shlex.join(command), "detach": detach}
     path = f"{service_path(project, service)}/runs"
     with connect() as api:
