@@ -14,7 +14,7 @@ from skyforge.runtimes.base import AppRelease
 from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
 from skyforge.runtimes.local.logfiles import tail_lines
 from skyforge.runtimes.local.logrelay import LogBounds, stamped, start_relay
-from skyforge.runtimes.local.proc import is_running, signal_group, start_time
+from skyforge.runtimes.local.proc import is_running, signal_group, start_time, wall_time
 from skyforge.runtimes.local.registry import InstanceRecord
 
 _KILL_WAIT = 5.0  # after SIGKILL; only a process stuck in the kernel takes longer
@@ -93,7 +93,9 @@ class Instance:
         self.relays = [relay] if relay is not None else []
         self.exits = 0  # unexpected exits, counted by the supervisor
         self.started_at = time.monotonic()
-        self.started_wall = time.time()  # the same moment, as shown to users (`skyforge ps`)
+        # The same moment, as shown to users (`skyforge ps`): adopted, when it really started.
+        adopted = wall_time(record.start_time) if popen is None and record.start_time else None
+        self.started_wall = adopted or time.time()
         self.stopping = False
         self.routed = False  # in the edge's upstreams for its key...
         self.ready = True  # ...unless it died and has not answered again since its restart
