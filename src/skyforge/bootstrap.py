@@ -48,7 +48,7 @@ from skyforge.builds.model import Build
 from skyforge.config import Settings
 from skyforge.databases.events import DatabaseRequested
 from skyforge.deploys import handlers as deploys
-from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
+from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RestartService, RollBack
 from skyforge.deploys.events import DeployQueued, ReleaseCreated
 from skyforge.deploys.model import Deploy
 from skyforge.deploys.ports import BuildRef, ServiceRef, SourceOverride
@@ -269,6 +269,7 @@ class Platform:
             SetConfigVars: lambda c: services.set_config_vars(c, self.uow()),
             RequestDeploy: lambda c: deploys.request_deploy(c, self.uow(), self._find_service),
             RollBack: lambda c: deploys.roll_back(c, self.uow(), self._find_service),
+            RestartService: lambda c: deploys.restart_service(c, self.uow(), self._find_service),
             CancelDeploy: lambda c: deploys.cancel_deploy(c, self.uow(), self._find_service),
             Invite: lambda c: accounts.invite(c, self.uow(), self.identity),
             SignUp: lambda c: accounts.sign_up(c, self.uow(), self.hasher),

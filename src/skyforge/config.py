@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     boot_timeout: float = Field(60.0, ge=1, le=600)
     """Seconds a new web process may take to answer its health check (a service may set its
     own, up to 600 s); the rollout's bound applies too."""
+    run_timeout: float = Field(3600.0, gt=0)
+    """Seconds a one-off process (`skyforge run`) may run before it is killed."""
     drain_seconds: float = 1.0
     """Seconds an old release keeps serving after the switch."""
     stop_grace: float = 10.0

@@ -166,8 +166,10 @@ class SkyForge:
         self.clients.append(client)
         return client
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {**self.env, "XDG_CONFIG_HOME": str(self.data_dir / "xdg")}
+    def cli(
+        self, *args: str, check: bool = True, env_extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "XDG_CONFIG_HOME": str(self.data_dir / "xdg"), **(env_extra or {})}
         done = subprocess.run(
             [str(SKYFORGE), *args], env=env, capture_output=True, text=True, timeout=300
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -82,6 +83,7 @@ class Stream:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    body: dict[str, object] | None = None  # given: a POST with this JSON body
     lines: list[str] = field(default_factory=list)
     status: int | None = None
     error: httpx.HTTPError | None = None  # the response was cut instead of ended
@@ -90,7 +92,11 @@ class Stream:
     async def read(self) -> None:
         try:
             async with self.client.stream(
-                "GET", self.path, headers=self.headers, params=self.params
+                "GET" if self.body is None else "POST",
+                self.path,
+                headers=self.headers,
+                params=self.params,
+                json=self.body,
             ) as response:
                 self.status = response.status_code
                 async for line in response.aiter_lines():
@@ -309,3 +315,45 @@ async def test_the_cli_stops_following_once_its_token_is_revoked(
     assert cli.returncode == 1
     assert b"Error: the log stream ended: " in stderr, stderr
     assert b"reconnecting" not in stderr
+
+
+def running_with(marker: str) -> list[int]:
+    """The pids of processes whose command line holds `marker`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+async def test_a_run_of_a_member_removed_from_the_project_ends_and_is_killed(
+    url: str, clients: list[httpx.AsyncClient], admin: httpx.AsyncClient
+) -> None:
+    member = await developer(admin, "runner@example.com")
+    mine = httpx.AsyncClient(base_url=url, headers=bearer(member.access_token), timeout=30)
+    clients.append(mine)
+    marker = f"run-{time.monotonic_ns()}"
+    code = (
+        "import itertools, time\n"
+        f"for i in itertools.count(): print({marker!r}, i, flush=True); time.sleep(0.1)"
+    )
+    command = shlex.join(["python3", "-c", code])
+    run = Stream(mine, f"{SHOP}/services/web/runs", body={"command": command})
+    task = asyncio.create_task(run.read())
+    try:
+        await eventually(lambda: len(run.lines) >= 2, timeout=60)
+        assert run.status == 200 and running_with(marker)
+
+        removed = await admin.delete(f"{SHOP}/members/{member.email}")
+        assert removed.status_code == 204, removed.text
+
+        await asyncio.wait_for(run.ended.wait(), ENDS_WITHIN)
+        assert run.error is None and not run.lines[-1].startswith("skyforge-exit-status")
+        await eventually(lambda: not running_with(marker), timeout=ENDS_WITHIN)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

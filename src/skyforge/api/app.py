@@ -21,6 +21,7 @@ from skyforge.api.rest import git as git_routes
 from skyforge.api.rest import hooks as hook_routes
 from skyforge.api.rest import log_drains as log_drain_routes
 from skyforge.api.rest import logs as log_routes
+from skyforge.api.rest import processes as process_routes
 from skyforge.api.rest import secrets as secret_routes
 from skyforge.api.rest import webhooks as webhook_routes
 from skyforge.bootstrap import Platform
@@ -93,6 +94,7 @@ def create_app(platform: Platform, *, manage_lifecycle: bool = False) -> FastAPI
     app.include_router(secret_routes.router)
     app.include_router(database_routes.router)
     app.include_router(log_routes.router)
+    app.include_router(process_routes.router)
     app.include_router(log_drain_routes.router)
     app.include_router(webhook_routes.router)
     app.include_router(secret_routes.keys)

@@ -162,13 +162,24 @@ class Api:
 
     @contextmanager
     def stream(
-        self, path: str, headers: dict[str, str] | None = None, **params: Any
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        method: str = "GET",
+        body: Any = None,
+        **params: Any,
     ) -> Iterator[Iterator[str]]:
         """A text body as it arrives, with no read timeout (it may be followed for long)."""
         timeout = httpx.Timeout(30.0, read=None)
         with self._transport_errors():
             response = self._exchange(
-                "GET", path, stream=True, params=params, timeout=timeout, headers=headers
+                method,
+                path,
+                stream=True,
+                params=params,
+                timeout=timeout,
+                headers=headers,
+                json=body,
             )
             try:
                 if not response.is_success:

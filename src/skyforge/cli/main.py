@@ -11,6 +11,7 @@ from skyforge.cli import accounts, deploys, env, logs, members, projects, servic
 from skyforge.cli import databases as database_commands
 from skyforge.cli import domains as domain_commands
 from skyforge.cli import drains as drain_commands
+from skyforge.cli import processes as process_commands
 from skyforge.cli import secrets as secret_commands
 from skyforge.cli import webhooks as webhook_commands
 
@@ -51,6 +52,9 @@ app.add_typer(deploys.app, name="deploys")
 app.command()(deploys.releases)
 app.command()(deploys.rollback)
 app.command()(services.scale)
+app.command()(process_commands.ps)
+app.command()(process_commands.restart)
+app.command()(process_commands.run)
 app.add_typer(env.app, name="env")
 app.add_typer(secret_commands.app, name="secrets")
 app.add_typer(domain_commands.app, name="domains")

@@ -22,6 +22,13 @@ class RollBack(Command):
 
 
 @dataclass(frozen=True)
+class RestartService(Command):
+    project: str
+    service: str
+    process: str | None = None  # one process type ("web"); None: every one
+
+
+@dataclass(frozen=True)
 class CancelDeploy(Command):
     project: str
     service: str

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
-from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
+from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RestartService, RollBack
 from skyforge.deploys.events import (
     DeployCancelled,
     DeployFailed,
@@ -62,8 +62,9 @@ async def _queue(
     target: Release | None = None,
     source: SourceOverride | None = None,
     config: dict[str, str] | None = None,
+    process: str | None = None,
 ) -> Deploy:
-    deploy = Deploy(new_id(), service.id, kind, QUEUED, now(), config=config)
+    deploy = Deploy(new_id(), service.id, kind, QUEUED, now(), config=config, process=process)
     if target is not None:
         deploy.target_release_id = target.id
     if source is not None:
@@ -119,6 +120,23 @@ async def roll_back(cmd: RollBack, uow: DeploysUnitOfWork, find_service: FindSer
         if target is None:
             raise NotFound(f"no release v{version}")
         deploy = await _queue(uow, service, "rollback", target)
+        await uow.commit()
+    return deploy
+
+
+async def restart_service(
+    cmd: RestartService, uow: DeploysUnitOfWork, find_service: FindService
+) -> Deploy:
+    """Queue new instances of the current release (one process type, or all): a deploy job, so
+    it never runs alongside a deploy of the same service."""
+    service = await find_service(cmd.project, cmd.service)
+    if cmd.process is not None and service.count(cmd.process) == 0:
+        raise Conflict(f"{cmd.process} is scaled to 0: nothing of it runs to restart")
+    async with uow:
+        current = await uow.releases.current(service.id)
+        if current is None:
+            raise Conflict("the service has no release yet: there is nothing to restart")
+        deploy = await _queue(uow, service, "restart", current, process=cmd.process)
         await uow.commit()
     return deploy
 
@@ -209,6 +227,8 @@ async def execute_deploy(deploy_id: str, log: StoredLog, p: Pipeline) -> None:
         await uow.commit()
     if service is None:
         return await _finish(p, deploy, None, FAILED, "the service was deleted", log)
+    if deploy.kind == "restart":
+        return await _restart(p, deploy, service, log)
     try:
         build, config, refs, description = await _artifact(p, deploy, service, log)
         async with p.service_lock(service.id):
@@ -227,6 +247,39 @@ async def execute_deploy(deploy_id: str, log: StoredLog, p: Pipeline) -> None:
             p, deploy, service, FAILED, f"internal error ({type(exc).__name__})", log
         )
     log(f"-----> Released v{release.version}: {description}")
+    await _finish(p, deploy, service, SUCCEEDED, None, log, release)
+
+
+async def _restart(p: Pipeline, deploy: Deploy, service: ServiceRef, log: StoredLog) -> None:
+    """New instances of the release serving now; no new release."""
+    try:
+        async with p.service_lock(service.id):
+            async with p.uow() as uow:
+                release = await uow.releases.current(service.id)
+            if release is None:
+                raise StepFailed("the service has no release to restart")
+            build = await p.get_build(release.build_id)
+            if build is None:
+                raise StepFailed(f"the build of v{release.version} is gone; deploy again")
+            if deploy.process is not None and deploy.process not in build.process_types:
+                raise StepFailed(f"v{release.version} has no process type {deploy.process!r}")
+            secrets = await p.secret_values(service, release.secrets)
+            what = deploy.process or "every process"
+            log(f"-----> Restarting {what} of v{release.version}")
+            async with _step("restart", p.rollout_timeout):
+                await p.deployer.restart(service, release, build, log, secrets, deploy.process)
+    except StepFailed as exc:
+        return await _finish(p, deploy, service, FAILED, exc.detail, log)
+    except asyncio.CancelledError:
+        if await _cancel_was_requested(p, deploy.id):
+            await asyncio.shield(_finish(p, deploy, service, CANCELLED, "cancelled", log))
+            return None
+        raise
+    except Exception as exc:
+        logger.exception("restart %s failed unexpectedly", deploy.id)
+        return await _finish(
+            p, deploy, service, FAILED, f"internal error ({type(exc).__name__})", log
+        )
     await _finish(p, deploy, service, SUCCEEDED, None, log, release)
 
 
@@ -378,6 +431,8 @@ async def _finish(
         if stored is None:
             return
         stored.finish(status, now(), error)
+        if deploy.kind == "restart" and release is not None:
+            stored.release_id = release.id  # the release restarted
         await uow.deploys.save(stored)
         if service is not None:
             names = {"project": service.project, "service": service.name, "deploy_id": deploy.id}

@@ -10,7 +10,7 @@ from skyforge.kernel.errors import Conflict
 QUEUED, BUILDING, DEPLOYING = "queued", "building", "deploying"
 SUCCEEDED, FAILED, CANCELLED = "succeeded", "failed", "cancelled"
 FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
-KINDS = frozenset({"build", "config", "rollback"})
+KINDS = frozenset({"build", "config", "rollback", "restart"})
 
 
 @dataclass
@@ -30,7 +30,9 @@ class Release:
 class Deploy:
     id: str
     service_id: str
-    kind: str  # build (new source), config (config vars changed), rollback
+    # build (new source), config (config vars changed), rollback, restart (new instances of
+    # the current release, no new release)
+    kind: str
     status: str
     created_at: datetime
     build_id: str | None = None
@@ -47,6 +49,7 @@ class Deploy:
     # config: the config vars when the change was made, so its release holds exactly that
     # change (a later change has its own deploy); None: the service's at the deploy's start.
     config: dict[str, str] | None = None
+    process: str | None = None  # restart: the one process type restarted (None: all)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

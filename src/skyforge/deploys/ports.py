@@ -131,3 +131,15 @@ class Deployer(Protocol):
         """Make the release the running one; `on_switched` is awaited once traffic reaches it
         (before the old instances drain), or not at all when traffic did not move."""
         ...
+
+    async def restart(
+        self,
+        service: ServiceRef,
+        release: Release,
+        build: BuildRef,
+        log: LogSink,
+        secrets: Mapping[str, str] | None = None,
+        process: str | None = None,
+    ) -> None:
+        """Replace the running release's instances (of `process`, or all), zero downtime."""
+        ...

@@ -78,6 +78,41 @@ class ObservedApp:
     release_id: str | None  # the release serving traffic (None: nothing routed)
     counts: dict[str, int]  # live instances per process type of that release
     healthy: bool
+    # Instances of that release that died and have not stayed up since (a crash loop).
+    crashed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One instance of a service as the runtime sees it (`skyforge ps`)."""
+
+    name: str  # "web.1"
+    type: str
+    index: int
+    state: str  # starting, up, crashed (dead, being restarted), stopping
+    restarts: int  # unexpected exits since it was first started
+    started_at: float  # unix seconds of its current start
+    release_id: str
+    version: int
+    port: int | None
+
+
+class OneOff(Protocol):
+    """A one-off process (`skyforge run`): its masked output, then its exit status."""
+
+    name: str  # "run.3": its output is in the logs under this process name
+
+    def output(self) -> AsyncIterator[str]:
+        """Its output, a line at a time (each ends with a newline); ending it kills the run."""
+        ...
+
+    @property
+    def exit_code(self) -> int | None:
+        """Known once the output ended (RUN_TIMED_OUT when it ran out of time)."""
+        ...
+
+
+RUN_TIMED_OUT = 124  # the exit status of a run stopped by its timeout, as timeout(1) has it
 
 
 @dataclass(frozen=True)
@@ -146,6 +181,22 @@ class Runtime(Protocol):
 
     async def remove(self, key: str) -> None:
         """Stop and forget everything of one service (it was deleted)."""
+
+    async def processes(self, key: str) -> list[ProcessInfo]:
+        """Every instance of the service, by process type and index."""
+        ...
+
+    async def restart(
+        self, app: AppRelease, log: LogSink, timeout: float, process: str | None = None
+    ) -> None:
+        """Replace the instances of `app` (of one process type, or all) with new ones, with
+        zero downtime: the new ones serve before the old ones stop. RolloutFailed as rollout."""
+
+    async def run(self, key: str, command: str, timeout: float, *, detach: bool) -> OneOff:
+        """Start `command` (split like a Procfile command, no shell) once, in the environment
+        and sandbox of the release serving `key`; Conflict when none serves. Detached, its
+        output goes only to the logs and it ends by itself (or at `timeout`)."""
+        ...
 
     def logs(
         self,

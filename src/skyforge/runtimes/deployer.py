@@ -49,3 +49,18 @@ class RuntimeDeployer:
             )
         except RolloutFailed as exc:
             raise StepFailed(str(exc)) from exc
+
+    async def restart(
+        self,
+        service: ServiceRef,
+        release: Release,
+        build: BuildRef,
+        log: LogSink,
+        secrets: Mapping[str, str] | None = None,
+        process: str | None = None,
+    ) -> None:
+        try:
+            app = render(service, release, build, secrets)
+            await self.runtime.restart(app, log, self.rollout_timeout, process)
+        except RolloutFailed as exc:
+            raise StepFailed(str(exc)) from exc

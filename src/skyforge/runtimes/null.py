@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from skyforge.kernel.errors import Conflict
 from skyforge.kernel.logs import LogSink
 from skyforge.runtimes.base import (
     AppRelease,
@@ -11,8 +13,24 @@ from skyforge.runtimes.base import (
     LogPage,
     LogQuery,
     ObservedApp,
+    OneOff,
+    ProcessInfo,
     RolloutFailed,
 )
+
+
+class NullOneOff:
+    """A run that prints nothing and succeeds."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.exit_code: int | None = None
+
+    async def output(self) -> AsyncIterator[str]:
+        self.exit_code = 0
+        nothing: tuple[str, ...] = ()
+        for line in nothing:
+            yield line
 
 
 class NullRuntime:
@@ -22,6 +40,8 @@ class NullRuntime:
         self.rollouts: list[AppRelease] = []  # every rollout() call, in order
         self.release_phases: list[AppRelease] = []
         self.removed: list[str] = []
+        self.restarts: list[tuple[AppRelease, str | None]] = []  # every restart() call
+        self.runs: list[tuple[str, str]] = []  # (key, command) of every run() call
         self.apps: dict[str, AppRelease] = {}  # what "runs" now, by key
         self.fail_next: str | None = None  # the next rollout/release phase raises this
         self.started = False
@@ -74,6 +94,36 @@ class NullRuntime:
         """Forget the key."""
         self.removed.append(key)
         self.apps.pop(key, None)
+
+    async def processes(self, key: str) -> list[ProcessInfo]:
+        """One "up" instance per count of what was rolled out."""
+        app = self.apps.get(key)
+        if app is None:
+            return []
+        return [
+            ProcessInfo(
+                f"{p.name}.{n}", p.name, n, "up", 0, time.time(), app.release_id, app.version, None
+            )
+            for p in app.processes
+            if p.name != "release"
+            for n in range(1, p.count + 1)
+        ]
+
+    async def restart(
+        self, app: AppRelease, log: LogSink, timeout: float, process: str | None = None
+    ) -> None:
+        """Record the call; fail if asked to."""
+        self.restarts.append((app, process))
+        self._maybe_fail()
+        self.apps[app.key] = app
+        log(f"-----> Restarted v{app.version}")
+
+    async def run(self, key: str, command: str, timeout: float, *, detach: bool) -> OneOff:
+        """Record the call: a run that prints nothing and exits 0."""
+        if key not in self.apps:
+            raise Conflict("the service has no running release: deploy it first")
+        self.runs.append((key, command))
+        return NullOneOff(f"run.{len(self.runs)}")
 
     async def logs(
         self,

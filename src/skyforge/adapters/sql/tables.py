@@ -281,6 +281,7 @@ deploys = Table(
     Column("source_url", String(2048)),
     Column("source_branch", String(255)),
     Column("source_commit", String(64)),
+    Column("process", String(30)),  # a restart's one process type
 )
 
 deploy_logs = Table(

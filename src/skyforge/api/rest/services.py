@@ -40,8 +40,12 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
         status = "not deployed"
     elif observed is None or observed.release_id != release.id:
         status = "starting"
+    elif scale and not any(scale.values()):
+        status = "stopped"  # scaled to 0: nothing runs, by the user's choice
+    elif observed.crashed or not observed.healthy:
+        status = "crashed"
     else:
-        status = "running" if observed.healthy else "crashed"
+        status = "running"
     port = platform.settings.edge_port
     return ServiceRead(
         id=s.id,

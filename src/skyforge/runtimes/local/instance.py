@@ -14,7 +14,7 @@ from skyforge.runtimes.base import AppRelease
 from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
 from skyforge.runtimes.local.logfiles import tail_lines
 from skyforge.runtimes.local.logrelay import LogBounds, stamped, start_relay
-from skyforge.runtimes.local.proc import is_running, signal_group, start_time
+from skyforge.runtimes.local.proc import is_running, signal_group, start_time, wall_time
 from skyforge.runtimes.local.registry import InstanceRecord
 
 _KILL_WAIT = 5.0  # after SIGKILL; only a process stuck in the kernel takes longer
@@ -94,6 +94,9 @@ class Instance:
         self.relay = relay  # the current one (None when adopted: not our child)
         self.exits = 0  # unexpected exits, counted by the supervisor
         self.started_at = time.monotonic()
+        # The same moment, as shown to users (`skyforge ps`): adopted, when it really started.
+        adopted = wall_time(record.start_time) if popen is None and record.start_time else None
+        self.started_wall = adopted or time.time()
         self.stopping = False
         self.routed = False  # in the edge's upstreams for its key...
         self.ready = True  # ...unless it died and has not answered again since its restart
@@ -143,6 +146,7 @@ class Instance:
         """Start the same command again (after it died), as our own child."""
         self.record.port = port
         self.started_at = time.monotonic()  # also when it fails: a failed start is no stable run
+        self.started_wall = time.time()
         record = self.record
         popen, relay = launch(
             record.app, record.type, record.index, port, record.log_path, jail, bounds

@@ -23,6 +23,16 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if fields and len(fields) > 19 else None
 
 
+def wall_time(ticks: int) -> float | None:
+    """Unix seconds of a start_time() (clock ticks since boot); None when unknown."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def is_running(pid: int, started: int) -> bool:
     """The process `pid` that started at `started` still runs (zombies count as dead)."""
     fields = _stat_fields(pid)

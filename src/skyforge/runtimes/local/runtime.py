@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 from skyforge.adapters.sandbox import Jail, Sandbox, sandbox_of
 from skyforge.edge.base import EdgeRouter, Route
+from skyforge.kernel.errors import Conflict
 from skyforge.kernel.ids import new_id
 from skyforge.kernel.limits import Limits
 from skyforge.kernel.logs import LogSink
@@ -21,6 +23,8 @@ from skyforge.runtimes.base import (
     LogPage,
     LogQuery,
     ObservedApp,
+    OneOff,
+    ProcessInfo,
     RolloutFailed,
     Sealer,
 )
@@ -29,11 +33,12 @@ from skyforge.runtimes.local.instance import Instance, StartFailed
 from skyforge.runtimes.local.logfiles import search
 from skyforge.runtimes.local.logfollow import decode_follow, end_cursor, read_logs
 from skyforge.runtimes.local.logrelay import LogBounds
+from skyforge.runtimes.local.oneoff import next_index, start_one_off
 from skyforge.runtimes.local.ports import PortAllocator
 from skyforge.runtimes.local.proc import is_running
 from skyforge.runtimes.local.registry import InstanceRecord, Registry
 from skyforge.runtimes.local.release_phase import run_release_command
-from skyforge.runtimes.local.supervisor import supervise
+from skyforge.runtimes.local.supervisor import STABLE_AFTER, supervise
 
 logger = logging.getLogger(__name__)
 _RECHECK = 0.2  # how often a restarted instance is asked whether it serves again
@@ -86,6 +91,8 @@ class LocalRuntime:
         self._locks: dict[str, asyncio.Lock] = {}
         self._edge_lock = asyncio.Lock()  # edge calls are async: keep their order
         self._published_routes: list[Route] | None = None
+        self._detached: set[asyncio.Task[None]] = set()  # one-off runs in the background
+        self._runs: dict[str, dict[str, ProcessInfo]] = {}  # the one-off runs going on, per key
 
     async def start(self) -> None:
         """Adopt the instances a previous control plane left running; restart the dead ones."""
@@ -120,6 +127,9 @@ class LocalRuntime:
 
     async def close(self) -> None:
         """Stop every instance and forget them (nothing is left to adopt)."""
+        for task in list(self._detached):
+            task.cancel()
+        await asyncio.gather(*self._detached, return_exceptions=True)
         await asyncio.shield(self._stop_all(list(self._instances.values())))
         self._registry.clear()
         self._serving.clear()
@@ -149,8 +159,69 @@ class LocalRuntime:
             mine = [i for i in self._of(key) if i.record.app.release_id == app.release_id]
             live = Counter(i.record.type for i in mine if i.alive())
             healthy = live["web"] == _desired(app).get("web", 0)
-            observed[key] = ObservedApp(key, app.release_id, dict(live), healthy)
+            crashed = tuple(sorted(i.label for i in mine if _crash_looping(i)))
+            observed[key] = ObservedApp(key, app.release_id, dict(live), healthy, crashed)
         return observed
+
+    async def processes(self, key: str) -> list[ProcessInfo]:
+        """Every instance of the service (those stopping too), by process type and index."""
+        found = [i for i in self._instances.values() if i.record.app.key == key]
+        found.sort(key=lambda i: (i.record.type, i.record.index, i.stopping))
+        instances = [
+            ProcessInfo(
+                name=i.label,
+                type=i.record.type,
+                index=i.record.index,
+                state=_state(i),
+                restarts=i.exits,
+                started_at=i.started_wall,
+                release_id=i.record.app.release_id,
+                version=i.record.app.version,
+                port=i.record.port,
+            )
+            for i in found
+        ]
+        runs = sorted(self._runs.get(key, {}).values(), key=lambda p: p.index)
+        return [*instances, *runs]
+
+    async def restart(
+        self, app: AppRelease, log: LogSink, timeout: float, process: str | None = None
+    ) -> None:
+        """A rollout of the same release that keeps none of the instances it replaces."""
+        replace = frozenset(_desired(app)) if process is None else frozenset({process})
+        async with self._locks.setdefault(app.key, asyncio.Lock()):
+            await self._rollout(app, log, timeout, None, replace)
+
+    async def run(self, key: str, command: str, timeout: float, *, detach: bool) -> OneOff:
+        """Start `command` once in the serving release's environment and sandbox."""
+        app = self._serving.get(key)
+        if app is None:
+            raise Conflict("the service has no running release: deploy it first")
+        directory = self._logs_dir / key
+        index = next_index(directory)
+        run = await start_one_off(app, command, index, directory, self._jail(app), timeout)
+        going = self._runs.setdefault(key, {})
+        going[run.name] = ProcessInfo(
+            name=run.name,
+            type="run",
+            index=index,
+            state="up",
+            restarts=0,
+            started_at=run.started_at,
+            release_id=app.release_id,
+            version=app.version,
+            port=None,
+        )
+
+        def ended() -> None:
+            going.pop(run.name, None)
+
+        run.on_end = ended
+        if detach:
+            task = asyncio.create_task(_drain(run))
+            self._detached.add(task)
+            task.add_done_callback(self._detached.discard)
+        return run
 
     async def remove(self, key: str) -> None:
         """Stop and forget everything of one service."""
@@ -195,6 +266,7 @@ class LocalRuntime:
         log: LogSink,
         timeout: float,
         on_switched: Callable[[], Awaitable[None]] | None,
+        replace: frozenset[str] = frozenset(),
     ) -> None:
         desired = _desired(app)
         current = list(self._of(app.key))
@@ -203,6 +275,7 @@ class LocalRuntime:
             for i in current
             if i.record.app.release_id == app.release_id
             and i.record.index <= desired.get(i.record.type, 0)
+            and i.record.type not in replace
         ]
         old = [i for i in current if i not in keep]
         have = {(i.record.type, i.record.index) for i in keep}
@@ -232,7 +305,9 @@ class LocalRuntime:
             instance.record.app = app  # same release, new scale
             self._registry.save(instance.record)
         # Shielded: once the edge is told, the rest must happen even if this task is cancelled.
-        commit = asyncio.ensure_future(self._commit(app, keep, started, old, log, on_switched))
+        commit = asyncio.ensure_future(
+            self._commit(app, keep, started, old, log, on_switched, bool(replace))
+        )
         await asyncio.shield(commit)
 
     async def _commit(
@@ -243,11 +318,17 @@ class LocalRuntime:
         old: list[Instance],
         log: LogSink,
         on_switched: Callable[[], Awaitable[None]] | None,
+        restarted: bool = False,
     ) -> None:
         before = self._serving.get(app.key)
         self._set_serving(app.key, app, routed=[*keep, *started], unrouted=old)
         try:
-            await self._switch(app, before, log, changed=bool(started or old))
+            if restarted:
+                await self._publish_upstreams(app.key)
+                names = ", ".join(i.label for i in started) or "nothing"
+                log(f"-----> Restarted {names} (v{app.version})")
+            else:
+                await self._switch(app, before, log, changed=bool(started or old))
         except Exception as exc:
             # We cannot know what the edge applied: point it back at what served before.
             self._set_serving(app.key, before, routed=[*keep, *old], unrouted=started)
@@ -398,3 +479,28 @@ class LocalRuntime:
                 key=lambda i: i.record.index,
             )
             await self._edge.set_upstreams(key, [i.address for i in web])
+
+
+def _state(instance: Instance) -> str:
+    """starting, up, crashed (died and has not stayed up since) or stopping."""
+    if instance.stopping:
+        return "stopping"
+    if not instance.alive():
+        return "crashed"
+    if instance.record.type == "web" and not (instance.routed and instance.ready):
+        return "starting"
+    return "up"
+
+
+def _crash_looping(instance: Instance) -> bool:
+    """Dead, or back only for a moment after dying (the next crash keeps the backoff)."""
+    if instance.stopping:
+        return False
+    recent = time.monotonic() - instance.started_at < STABLE_AFTER
+    return not instance.alive() or (instance.exits > 0 and recent)
+
+
+async def _drain(run: OneOff) -> None:
+    """Read a detached run to its end: its output goes to its log file only."""
+    async for _line in run.output():
+        pass

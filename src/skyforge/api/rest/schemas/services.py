@@ -57,7 +57,10 @@ class ServiceRead(BaseModel):
     resources: dict[str, int] = Field(description="its own limits (the others: the defaults)")
     url: str
     release: int | None = Field(description="version of the current release")
-    status: str = Field(description="not deployed, running, starting or crashed")
+    status: str = Field(
+        description="not deployed, starting, running, crashed (instances keep dying) or "
+        "stopped (scaled to 0)"
+    )
     created_at: datetime
     updated_at: datetime
 
