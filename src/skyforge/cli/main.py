@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from skyforge import __version__
 from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
 from skyforge.cli import databases as database_commands
 from skyforge.cli import domains as domain_commands
@@ -14,6 +17,24 @@ from skyforge.cli import webhooks as webhook_commands
 app = typer.Typer(
     help="SkyForge: from a git repository to a running app at a URL.", no_args_is_help=True
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"skyforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """SkyForge: from a git repository to a running app at a URL."""
 
 
 @app.command()

@@ -13,7 +13,7 @@ from skyforge.cli.client import connect, segment, service_path
 from skyforge.cli.options import Json, Project, Yes, confirm_name
 from skyforge.cli.output import fail, fields, note, print_json, say, table, when
 
-app = typer.Typer(help="Create, list, inspect and delete services.", no_args_is_help=True)
+app = typer.Typer(help="Create, list, inspect, update and delete services.", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(help="Service name.")]
 
@@ -86,6 +86,40 @@ def info(name: Name, project: Project, as_json: Json = False) -> None:
             ("Created", when(s["created_at"])),
         ]
     )
+
+
+@app.command()
+def update(
+    name: Name,
+    project: Project,
+    branch: Annotated[str | None, typer.Option(help="Branch to deploy from now on.")] = None,
+    git: Annotated[
+        str | None, typer.Option(help="Git URL or local path of the repository.")
+    ] = None,
+    health_check: Annotated[
+        str | None, typer.Option(help='Path the app answers 200 on; "" for none.')
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Change a service's branch, repository or health check (the next deploy uses them)."""
+    body: dict[str, Any] = {}
+    if git is not None or branch is not None:
+        if git is not None and Path(git).is_dir():  # a local checkout: the API wants a path
+            git = str(Path(git).resolve())
+        body["source"] = {k: v for k, v in (("git", git), ("branch", branch)) if v is not None}
+    if health_check is not None:
+        body["health_check_path"] = health_check
+    if not body:
+        fail("nothing to change: give --branch, --git or --health-check", code=2)
+    with connect() as api:
+        s = api.call("PATCH", service_path(project, name), json=body)
+    if as_json:
+        print_json(s)
+        return
+    say(f"Updated service {s['name']} in {s['project']}.", style="green")
+    note(f"Source: {s['source']['git']} (branch {s['source']['branch']})")
+    note(f"Health check: {s['health_check_path'] or '-'}")
+    note(f"Deploy it with: skyforge deploy {s['name']} -p {s['project']}")
 
 
 @app.command()

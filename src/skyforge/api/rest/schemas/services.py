@@ -12,6 +12,13 @@ class SourceIn(Input):
     branch: str = Field("main", max_length=255)
 
 
+class SourceChange(Input):
+    git: str | None = Field(
+        None, max_length=2048, description="git URL or local path; absent: the same repository"
+    )
+    branch: str | None = Field(None, max_length=255, description="absent: the same branch")
+
+
 class ServiceCreate(Input):
     name: str = Field(max_length=63, examples=["web"])
     source: SourceIn
@@ -28,7 +35,7 @@ class ServiceUpdate(Input):
         "build_cpu_seconds (per process); null: back to the default",
         examples=[{"memory_mb": 256, "processes": 64}],
     )
-    source: SourceIn | None = None
+    source: SourceChange | None = None
 
 
 class SourceRead(BaseModel):
