@@ -8,12 +8,11 @@ import typer
 
 from skyforge.cli import follow as following
 from skyforge.cli.client import connect, segment, service_path
-from skyforge.cli.options import Follow, Json, Project
+from skyforge.cli.options import Follow, Json, Project, Service
 from skyforge.cli.output import print_json, say, table, when
 
 app = typer.Typer(help="List, follow and cancel deploys.", no_args_is_help=True)
 
-Service = Annotated[str, typer.Argument(help="Service name.")]
 DeployId = Annotated[str, typer.Argument(help="Deploy id (from `skyforge deploys list`).")]
 Limit = Annotated[int, typer.Option(min=1, help="Show at most this many, newest first.")]
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from skyforge.cli.client import connect, segment, service_path
-from skyforge.cli.options import Json, Project, Yes, confirm_name
+from skyforge.cli.options import Json, Project, Service, Yes, confirm_name
 from skyforge.cli.output import fail, fields, note, print_json, say, table, when
 
 app = typer.Typer(help="Create, list, inspect, update and delete services.", no_args_is_help=True)
@@ -67,7 +67,7 @@ def list_services(project: Project, as_json: Json = False) -> None:
 
 
 @app.command()
-def info(name: Name, project: Project, as_json: Json = False) -> None:
+def info(name: Service, project: Project, as_json: Json = False) -> None:
     """Show a service: status, release, URL, source and scale."""
     with connect() as api:
         s = api.call("GET", service_path(project, name))
@@ -90,7 +90,7 @@ def info(name: Name, project: Project, as_json: Json = False) -> None:
 
 @app.command()
 def update(
-    name: Name,
+    name: Service,
     project: Project,
     branch: Annotated[str | None, typer.Option(help="Branch to deploy from now on.")] = None,
     git: Annotated[
@@ -159,7 +159,7 @@ def scale(
     say(f"Scaled {updated['name']}: {_scale(updated['scale'])}.", style="green")
 
 
-def open_service(service: Name, project: Project) -> None:
+def open_service(service: Service, project: Project) -> None:
     """Print a service's URL and open it in a browser."""
     with connect() as api:
         found = api.call("GET", service_path(project, service))
