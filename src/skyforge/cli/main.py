@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from skyforge import __version__
-from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
+from skyforge.cli import (
+    accounts,
+    deploys,
+    env,
+    gitremote,
+    logs,
+    members,
+    projects,
+    services,
+    session,
+    tokens,
+)
 from skyforge.cli import databases as database_commands
 from skyforge.cli import domains as domain_commands
 from skyforge.cli import drains as drain_commands
@@ -64,6 +75,7 @@ app.add_typer(database_commands.app, name="db")
 app.command()(logs.logs)
 app.add_typer(drain_commands.app, name="drains")
 app.command("open")(services.open_service)
+app.command("git:remote")(gitremote.git_remote)
 app.add_typer(members.app, name="members")
 app.command()(accounts.invite)
 app.command()(accounts.signup)
