@@ -104,6 +104,7 @@ def service_ref(s: Service) -> ServiceRef:
         dict(s.resources),
         s.config_version,
         s.withhold_secrets,
+        s.maintenance,
     )
 
 

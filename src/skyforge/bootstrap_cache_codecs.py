@@ -112,6 +112,7 @@ def service_doc(s: Service | None) -> dict[str, Any] | None:
         "health_check_path": s.health_check_path,
         "resources": s.resources,
         "withhold_secrets": s.withhold_secrets,
+        "maintenance": s.maintenance,
     }
 
 
@@ -129,4 +130,5 @@ def service(doc: dict[str, Any]) -> Service:
         health_check_path=doc["health_check_path"],
         resources=dict(doc.get("resources") or {}),
         withhold_secrets=bool(doc.get("withhold_secrets", False)),
+        maintenance=bool(doc.get("maintenance", False)),
     )

@@ -13,6 +13,7 @@ from skyforge.cli import (
     env,
     gitremote,
     logs,
+    maintenance,
     members,
     projects,
     services,
@@ -77,6 +78,7 @@ app.command()(logs.logs)
 app.add_typer(drain_commands.app, name="drains")
 app.command("open")(services.open_service)
 app.command("git:remote")(gitremote.git_remote)
+app.command()(maintenance.maintenance)
 app.add_typer(members.app, name="members")
 app.command()(accounts.invite)
 app.command()(accounts.signup)

@@ -83,6 +83,7 @@ def info(name: Service, project: Project, as_json: Json = False) -> None:
             ("Source", f"{s['source']['git']} (branch {s['source']['branch']})"),
             ("Scale", _scale(s["scale"])),
             ("Health check", s["health_check_path"] or "-"),
+            ("Maintenance", "on (the edge answers a 503 page)" if s["maintenance"] else "off"),
             ("Created", when(s["created_at"])),
         ]
     )

@@ -58,6 +58,7 @@ class ServiceRef:
     resources: dict[str, int] = field(default_factory=dict)  # its own resource limits
     config_version: int = 0
     withhold_secrets: bool = False  # a fork's preview: its releases reference no secret
+    maintenance: bool = False  # the edge answers a maintenance page for it
 
     @property
     def key(self) -> str:

@@ -153,6 +153,9 @@ async def update_service(
             service.health_check_path = cmd.health_check_path or None
             service.__post_init__()
             changed.append("health_check_path")
+        if cmd.maintenance is not None and cmd.maintenance != service.maintenance:
+            service.maintenance = cmd.maintenance
+            changed.append("maintenance")
         if cmd.resources is not None and service.change_resources(cmd.resources):
             changed.append("resources")
         if source is not None:

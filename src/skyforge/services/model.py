@@ -72,6 +72,8 @@ class Service:
     config_version: int = 0  # +1 at every change of `config`
     # Runs code nobody with access vouched for (a fork's pull request): gets no secret at all.
     withhold_secrets: bool = False
+    # The edge answers a 503 maintenance page for it; its processes keep running.
+    maintenance: bool = False
 
     def __post_init__(self) -> None:
         dns_label(self.name, "service name")

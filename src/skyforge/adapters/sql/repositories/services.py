@@ -66,6 +66,7 @@ class SqlServiceRepository(SqlRepository):
             "resources": service.resources,
             "updated_at": service.updated_at,
             "config_version": service.config_version,
+            "maintenance": service.maintenance,
         }
 
     async def _write_config(self, service: Service) -> None:
@@ -105,6 +106,7 @@ class SqlServiceRepository(SqlRepository):
                 resources=dict(r.resources or {}),
                 config_version=r.config_version,
                 withhold_secrets=bool(r.withhold_secrets),
+                maintenance=bool(r.maintenance),
             )
             for r in rows
         ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from skyforge.api.rest.schemas.base import Input
 
@@ -36,6 +36,9 @@ class ServiceUpdate(Input):
         examples=[{"memory_mb": 256, "processes": 64}],
     )
     source: SourceChange | None = None
+    maintenance: StrictBool | None = Field(
+        None, description="true: the edge answers a 503 maintenance page; the app keeps running"
+    )
 
 
 class SourceRead(BaseModel):
@@ -54,6 +57,7 @@ class ServiceRead(BaseModel):
     url: str
     release: int | None = Field(description="version of the current release")
     status: str = Field(description="not deployed, running, starting or crashed")
+    maintenance: bool = Field(description="the edge answers a 503 maintenance page for it")
     created_at: datetime
     updated_at: datetime
 
