@@ -23,9 +23,11 @@ from skyforge.cli import (
 from skyforge.cli import databases as database_commands
 from skyforge.cli import domains as domain_commands
 from skyforge.cli import drains as drain_commands
+from skyforge.cli import help as help_text
 from skyforge.cli import secrets as secret_commands
 from skyforge.cli import webhooks as webhook_commands
 
+help_text.install()
 app = typer.Typer(
     help="SkyForge: from a git repository to a running app at a URL.", no_args_is_help=True
 )
