@@ -22,12 +22,14 @@ def project(cli: Cli, site: Path) -> str:
 def test_maintenance_is_turned_on_and_off_and_shown(cli: Cli, project: str) -> None:
     on = cli("maintenance", "on", "web", "-p", project)
     shown = cli("services", "info", "web", "-p", project)
+    listed = cli("services", "list", "-p", project)
     off = cli("maintenance", "off", "web", "-p", project, "--json")
 
     assert on.exit_code == 0, on.output
     assert "web is in maintenance" in on.stdout
     assert f"skyforge maintenance off web -p {project}" in on.stderr
     assert "Maintenance   on" in shown.stdout
+    assert "not deployed (maintenance)" in listed.stdout
     assert off.exit_code == 0
     assert json.loads(off.stdout)["maintenance"] is False
 

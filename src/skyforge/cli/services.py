@@ -22,6 +22,10 @@ def _scale(scale: dict[str, int]) -> str:
     return " ".join(f"{kind}={count}" for kind, count in sorted(scale.items())) or "-"
 
 
+def _status(service: dict[str, Any]) -> str:
+    return f"{service['status']} (maintenance)" if service["maintenance"] else service["status"]
+
+
 def _release(service: dict[str, Any]) -> str:
     return "-" if service["release"] is None else f"v{service['release']}"
 
@@ -62,7 +66,7 @@ def list_services(project: Project, as_json: Json = False) -> None:
     if as_json:
         print_json(services)
         return
-    rows = [(s["name"], s["status"], _release(s), s["url"], _scale(s["scale"])) for s in services]
+    rows = [(s["name"], _status(s), _release(s), s["url"], _scale(s["scale"])) for s in services]
     table(("NAME", "STATUS", "RELEASE", "URL", "SCALE"), rows, "No services in this project.")
 
 
@@ -77,7 +81,7 @@ def info(name: Service, project: Project, as_json: Json = False) -> None:
     fields(
         [
             ("Service", f"{s['name']} (project {s['project']})"),
-            ("Status", s["status"]),
+            ("Status", _status(s)),
             ("Release", _release(s)),
             ("URL", s["url"]),
             ("Source", f"{s['source']['git']} (branch {s['source']['branch']})"),
