@@ -108,6 +108,7 @@ def service_ref(s: Service) -> ServiceRef:
         s.config_version,
         s.withhold_secrets,
         s.boot_timeout,
+        s.maintenance,
     )
 
 
@@ -355,6 +356,12 @@ class Platform:
             release = await uow.releases.current(service_id)
             build = await uow.builds.get(release.build_id) if release else None
         return None if build is None else set(build.process_types) - {"release"}
+
+    async def build_commits(self, build_ids: set[str]) -> dict[str, str | None]:
+        """The commit each build was made from (None when unknown or gone)."""
+        async with self.uow() as uow:
+            builds = {i: await uow.builds.get(i) for i in sorted(build_ids)}
+        return {i: b.commit if b else None for i, b in builds.items()}
 
     async def _release_config(self, release_id: str) -> dict[str, str] | None:
         async with self.uow() as uow:

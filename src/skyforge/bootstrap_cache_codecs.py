@@ -113,6 +113,7 @@ def service_doc(s: Service | None) -> dict[str, Any] | None:
         "resources": s.resources,
         "withhold_secrets": s.withhold_secrets,
         "boot_timeout": s.boot_timeout,
+        "maintenance": s.maintenance,
     }
 
 
@@ -131,4 +132,5 @@ def service(doc: dict[str, Any]) -> Service:
         resources=dict(doc.get("resources") or {}),
         withhold_secrets=bool(doc.get("withhold_secrets", False)),
         boot_timeout=doc.get("boot_timeout"),
+        maintenance=bool(doc.get("maintenance", False)),
     )

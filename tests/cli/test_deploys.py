@@ -215,3 +215,18 @@ def test_open_prints_the_url_and_opens_a_browser(
     assert result.exit_code == 0
     assert result.stdout.strip() == url
     assert opened == [url]
+
+
+def test_the_hint_after_env_set_follows_the_new_release_when_copied(
+    cli: Cli, deployed: str
+) -> None:
+    result = cli("env", "set", "web", "-p", deployed, "HINTED=yes")
+    hint = result.stderr.splitlines()[-1].split()
+
+    assert hint[:3] == ["skyforge", "deploys", "logs"]
+    followed = cli(*hint[1:])
+    assert followed.exit_code == 0, followed.output
+    assert "Released v2: Config vars changed" in followed.output
+    deploys = json.loads(cli("deploys", "list", "web", "-p", deployed, "--json").stdout)
+    assert deploys[0]["id"] == hint[3]
+    assert deploys[0]["kind"] == "config"

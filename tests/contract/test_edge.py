@@ -241,6 +241,54 @@ async def test_a_route_without_upstreams_gets_a_503_page(
     assert slots(caddy, "p.b") == [f"unix/{caddy.unavailable_socket}"] * MIN_CAPACITY
 
 
+async def test_a_route_in_maintenance_answers_the_maintenance_page_without_a_reload(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    backend, other = backends(), backends()
+    await caddy.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    await caddy.set_upstreams(KEY, [backend.address])
+    await caddy.set_upstreams("p.b", [other.address])
+    loads = admin_loads(caddy)
+
+    await caddy.set_routes(
+        [Route(KEY, (HOST,), maintenance=True), Route("p.b", ("b.p.localhost",))]
+    )
+    await caddy.set_upstreams(KEY, [backend.address, other.address])  # a rollout meanwhile
+    status, body, response = get(caddy.edge_port, HOST)
+
+    assert status == 503
+    assert f"{HOST}</code> is down for maintenance" in body
+    assert response.getheader("Retry-After") == "60"
+    assert get(caddy.edge_port, "b.p.localhost")[:2] == (200, str(other.port))  # others serve
+    assert slots(caddy, KEY) == [f"unix/{caddy.maintenance_socket}"] * MIN_CAPACITY
+    assert [r.maintenance for r in caddy.routes] == [True, False]  # by key: p.a, p.b
+
+    await caddy.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+
+    assert get(caddy.edge_port, HOST)[0] == 200  # back to its upstreams, both of them
+    assert admin_loads(caddy) == loads  # slot files only: Caddy never reloaded
+
+
+async def test_maintenance_survives_a_restart_of_the_control_plane(
+    make_edge: MakeEdge, tmp_path: Path, backends: Callable[[], Backend]
+) -> None:
+    backend, port = backends(), free_port()
+    first = make_edge(tmp_path, port)
+    await first.start()
+    await first.set_routes([Route(KEY, (HOST,), maintenance=True)])
+    await first.set_upstreams(KEY, [backend.address])
+    await first.close()
+
+    again = make_edge(tmp_path, port)
+    await again.start()
+    try:
+        status, body, _ = get(port, HOST)
+        assert status == 503
+        assert "down for maintenance" in body
+    finally:
+        await again.close()
+
+
 async def test_a_first_release_and_its_removal_never_reload_caddy(
     caddy: CaddyEdge, backends: Callable[[], Backend]
 ) -> None:

@@ -8,12 +8,11 @@ import typer
 
 from skyforge.cli import follow as following
 from skyforge.cli.client import connect, segment, service_path
-from skyforge.cli.options import Follow, Json, Project
-from skyforge.cli.output import print_json, say, table, when
+from skyforge.cli.options import Follow, Json, Project, Service
+from skyforge.cli.output import fail, fields, print_json, say, table, when
 
 app = typer.Typer(help="List, follow and cancel deploys.", no_args_is_help=True)
 
-Service = Annotated[str, typer.Argument(help="Service name.")]
 DeployId = Annotated[str, typer.Argument(help="Deploy id (from `skyforge deploys list`).")]
 Limit = Annotated[int, typer.Option(min=1, help="Show at most this many, newest first.")]
 
@@ -61,6 +60,54 @@ def releases(service: Service, project: Project, limit: Limit = 20, as_json: Jso
         for r in found
     ]
     table(("VERSION", "CURRENT", "DESCRIPTION", "CONFIG VARS", "CREATED"), rows, "No releases yet.")
+
+
+_SIGNS = (("added", "+"), ("changed", "~"), ("removed", "-"))
+
+
+def _changes(found: dict[str, list[str]], versions: dict[str, int] | None = None) -> str:
+    """One line per name: `+ NAME`, `~ NAME`, `- NAME` (with a secret's version)."""
+    lines = []
+    for kind, sign in _SIGNS:
+        for name in found[kind]:
+            version = (versions or {}).get(name)
+            lines.append(f"{sign} {name}" + (f" v{version}" if version else ""))
+    return "\n".join(lines) or "no change"
+
+
+def release_info(
+    version: Annotated[str, typer.Argument(help="Release number: 3 or v3.")],
+    service: Service,
+    project: Project,
+    as_json: Json = False,
+) -> None:
+    """Show a release and what changed against the one before: config vars and secrets
+    added (+), changed (~) or removed (-), by name only, and the commit."""
+    number = version.removeprefix("v")
+    if not (number.isascii() and number.isdigit() and 0 < int(number) < 2**31):
+        fail(f"{version!r} is not a release number (for example 3 or v3)", code=2)
+    with connect() as api:
+        r = api.call("GET", f"{service_path(project, service)}/releases/{int(number)}")
+    if as_json:
+        print_json(r)
+        return
+    c = r["changes"]
+    previous = "-" if c["previous"] is None else f"v{c['previous']}"
+    rows: list[tuple[str, object]] = [
+        ("Release", f"v{r['version']}" + (" (current)" if r["current"] else "")),
+        ("Description", r["description"]),
+        ("Commit", r["commit"] or "-"),
+        ("Compared to", previous),
+    ]
+    if c["previous"] is not None:
+        rows.append(("Its commit", c["previous_commit"] or "-"))
+    rows += [
+        ("Config vars", _changes(c["config"])),
+        ("Secrets", _changes(c["secrets"], r["secrets"])),
+        ("Build", r["build_id"]),
+        ("Created", when(r["created_at"])),
+    ]
+    fields(rows)
 
 
 def _release(d: dict[str, Any]) -> str:

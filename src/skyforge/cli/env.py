@@ -10,7 +10,7 @@ from skyforge.cli.client import connect, service_path
 from skyforge.cli.options import Json, Project
 from skyforge.cli.output import fail, note, print_json, say
 
-app = typer.Typer(help="Show, set and unset a service's config vars.", no_args_is_help=True)
+app = typer.Typer(help="Print, set and unset a service's config vars.", no_args_is_help=True)
 
 Service = Annotated[str, typer.Argument(help="Service name.")]
 
@@ -57,14 +57,13 @@ def _apply(project: str, service: str, changes: dict[str, str | None], done: str
     with connect() as api:
         api.call("PATCH", f"{service_path(project, service)}/env", json=changes)
         found = api.call("GET", service_path(project, service))
+        latest = api.collect(f"{service_path(project, service)}/deploys", limit=1)
     say(done, style="green")
-    if found["release"] is None:
+    if found["release"] is None or not latest:
         note(f"{service} is not deployed yet: the first deploy uses them.")
     else:
-        note(
-            "A new release with this config is rolling out. "
-            f"Watch it with: skyforge deploys list {service} -p {project}"
-        )
+        note("A new release with this config is rolling out. Follow it with:")
+        note(f"  skyforge deploys logs {latest[0]['id']} {service} -p {project}")
 
 
 @app.command("set")

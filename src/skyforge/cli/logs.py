@@ -13,14 +13,14 @@ import typer
 
 from skyforge.cli.client import Api, connect, service_path
 from skyforge.cli.follow import echo_stream, until_interrupted
-from skyforge.cli.options import Project
+from skyforge.cli.options import Project, Service
 from skyforge.cli.output import fail, note
 
 _RECONNECT_FOR = 60.0  # seconds a dropped stream keeps trying before giving up
 
 
 def logs(
-    service: Annotated[str, typer.Argument(help="Service name.")],
+    service: Service,
     project: Project,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")

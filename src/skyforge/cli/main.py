@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
-from skyforge.cli import accounts, deploys, env, logs, members, projects, services, session, tokens
+from skyforge import __version__
+from skyforge.cli import (
+    accounts,
+    deploys,
+    env,
+    gitremote,
+    logs,
+    maintenance,
+    members,
+    projects,
+    services,
+    session,
+    tokens,
+)
 from skyforge.cli import databases as database_commands
 from skyforge.cli import domains as domain_commands
 from skyforge.cli import drains as drain_commands
+from skyforge.cli import help as help_text
 from skyforge.cli import processes as process_commands
 from skyforge.cli import secrets as secret_commands
 from skyforge.cli import webhooks as webhook_commands
 
+help_text.install()
 app = typer.Typer(
     help="SkyForge: from a git repository to a running app at a URL.", no_args_is_help=True
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"skyforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """SkyForge: from a git repository to a running app at a URL."""
 
 
 class _UpCommand(TyperCommand):
@@ -50,6 +83,7 @@ app.add_typer(services.app, name="services")
 app.command()(deploys.deploy)
 app.add_typer(deploys.app, name="deploys")
 app.command()(deploys.releases)
+app.command("releases:info")(deploys.release_info)
 app.command()(deploys.rollback)
 app.command()(services.scale)
 app.command()(process_commands.ps)
@@ -63,6 +97,8 @@ app.add_typer(database_commands.app, name="db")
 app.command()(logs.logs)
 app.add_typer(drain_commands.app, name="drains")
 app.command("open")(services.open_service)
+app.command("git:remote")(gitremote.git_remote)
+app.command()(maintenance.maintenance)
 app.add_typer(members.app, name="members")
 app.command()(accounts.invite)
 app.command()(accounts.signup)

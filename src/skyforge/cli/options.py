@@ -6,10 +6,26 @@ from typing import Annotated
 
 import typer
 
+from skyforge.cli.remote import inferred_project, inferred_service
+
 Project = Annotated[
     str,
     typer.Option(
-        "--project", "-p", envvar="SKYFORGE_PROJECT", show_envvar=True, help="Project name."
+        "--project",
+        "-p",
+        envvar="SKYFORGE_PROJECT",
+        show_envvar=True,
+        default_factory=inferred_project,
+        show_default="from the `skyforge` git remote",
+        help="Project name.",
+    ),
+]
+Service = Annotated[
+    str,
+    typer.Argument(
+        default_factory=inferred_service,
+        show_default="from the `skyforge` git remote",
+        help="Service name.",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print raw JSON (for scripts).")]

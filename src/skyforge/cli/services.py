@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from skyforge.cli.client import connect, segment, service_path
-from skyforge.cli.options import Json, Project, Yes, confirm_name
+from skyforge.cli.options import Json, Project, Service, Yes, confirm_name
 from skyforge.cli.output import fail, fields, note, print_json, say, table, when
 
-app = typer.Typer(help="Create, list, inspect and delete services.", no_args_is_help=True)
+app = typer.Typer(help="Create, list, inspect, update and delete services.", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(help="Service name.")]
 
@@ -25,6 +25,10 @@ def _scale(scale: dict[str, int]) -> str:
 def _health(service: dict[str, Any]) -> str:
     within = f"{service['boot_timeout']} s" if service.get("boot_timeout") else "the boot timeout"
     return f"GET {service['health_check_path'] or '/'} gives 2xx/3xx within {within}"
+
+
+def _status(service: dict[str, Any]) -> str:
+    return f"{service['status']} (maintenance)" if service["maintenance"] else service["status"]
 
 
 def _release(service: dict[str, Any]) -> str:
@@ -76,12 +80,12 @@ def list_services(project: Project, as_json: Json = False) -> None:
     if as_json:
         print_json(services)
         return
-    rows = [(s["name"], s["status"], _release(s), s["url"], _scale(s["scale"])) for s in services]
+    rows = [(s["name"], _status(s), _release(s), s["url"], _scale(s["scale"])) for s in services]
     table(("NAME", "STATUS", "RELEASE", "URL", "SCALE"), rows, "No services in this project.")
 
 
 @app.command()
-def info(name: Name, project: Project, as_json: Json = False) -> None:
+def info(name: Service, project: Project, as_json: Json = False) -> None:
     """Show a service: status, release, URL, source and scale."""
     with connect() as api:
         s = api.call("GET", service_path(project, name))
@@ -91,15 +95,50 @@ def info(name: Name, project: Project, as_json: Json = False) -> None:
     fields(
         [
             ("Service", f"{s['name']} (project {s['project']})"),
-            ("Status", s["status"]),
+            ("Status", _status(s)),
             ("Release", _release(s)),
             ("URL", s["url"]),
             ("Source", f"{s['source']['git']} (branch {s['source']['branch']})"),
             ("Scale", _scale(s["scale"])),
             ("Health check", _health(s)),
+            ("Maintenance", "on (the edge answers a 503 page)" if s["maintenance"] else "off"),
             ("Created", when(s["created_at"])),
         ]
     )
+
+
+@app.command()
+def update(
+    name: Service,
+    project: Project,
+    branch: Annotated[str | None, typer.Option(help="Branch to deploy from now on.")] = None,
+    git: Annotated[
+        str | None, typer.Option(help="Git URL or local path of the repository.")
+    ] = None,
+    health_check: Annotated[
+        str | None, typer.Option(help='Path the app answers 200 on; "" for none.')
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Change a service's branch, repository or health check (the next deploy uses them)."""
+    body: dict[str, Any] = {}
+    if git is not None or branch is not None:
+        if git is not None and Path(git).is_dir():  # a local checkout: the API wants a path
+            git = str(Path(git).resolve())
+        body["source"] = {k: v for k, v in (("git", git), ("branch", branch)) if v is not None}
+    if health_check is not None:
+        body["health_check_path"] = health_check
+    if not body:
+        fail("nothing to change: give --branch, --git or --health-check", code=2)
+    with connect() as api:
+        s = api.call("PATCH", service_path(project, name), json=body)
+    if as_json:
+        print_json(s)
+        return
+    say(f"Updated service {s['name']} in {s['project']}.", style="green")
+    note(f"Source: {s['source']['git']} (branch {s['source']['branch']})")
+    note(f"Health check: {s['health_check_path'] or '-'}")
+    note(f"Deploy it with: skyforge deploy {s['name']} -p {s['project']}")
 
 
 @app.command()
@@ -139,7 +178,7 @@ def scale(
     say(f"Scaled {updated['name']}: {_scale(updated['scale'])}.", style="green")
 
 
-def open_service(service: Name, project: Project) -> None:
+def open_service(service: Service, project: Project) -> None:
     """Print a service's URL and open it in a browser."""
     with connect() as api:
         found = api.call("GET", service_path(project, service))

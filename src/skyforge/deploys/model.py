@@ -75,3 +75,21 @@ class Deploy:
             return True
         self.cancel_requested = True
         return False
+
+
+@dataclass(frozen=True)
+class NameChanges:
+    """Which names a release added, changed and removed against the release before it."""
+
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def name_changes(new: dict[str, object], old: dict[str, object]) -> NameChanges:
+    """The names (never the values) that differ between two mappings."""
+    return NameChanges(
+        added=tuple(sorted(new.keys() - old.keys())),
+        changed=tuple(sorted(k for k in new.keys() & old.keys() if new[k] != old[k])),
+        removed=tuple(sorted(old.keys() - new.keys())),
+    )

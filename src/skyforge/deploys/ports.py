@@ -59,6 +59,7 @@ class ServiceRef:
     config_version: int = 0
     withhold_secrets: bool = False  # a fork's preview: its releases reference no secret
     boot_timeout: int | None = None  # seconds its web processes may take; None: the default
+    maintenance: bool = False  # the edge answers a maintenance page for it
 
     @property
     def key(self) -> str:

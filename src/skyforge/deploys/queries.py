@@ -32,6 +32,18 @@ async def list_releases(
         return await uow.releases.page(service_id, before, limit)
 
 
+async def release_and_previous(
+    service_id: str, version: int, uow: DeploysUnitOfWork
+) -> tuple[Release, Release | None]:
+    """Release `version` of a service and the one before it (None for the first)."""
+    async with uow:
+        release = await uow.releases.by_version(service_id, version)
+        previous = await uow.releases.by_version(service_id, version - 1) if version > 1 else None
+    if release is None:
+        raise NotFound(f"no release v{version}")
+    return release, previous
+
+
 async def current_release(service_id: str, uow: DeploysUnitOfWork) -> Release | None:
     """The release that should be running (the newest)."""
     async with uow:

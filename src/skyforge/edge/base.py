@@ -20,6 +20,8 @@ class Route:
     hostnames: tuple[str, ...]
     tls: tuple[str, ...] = ()
     redirect_https: tuple[str, ...] = ()
+    # In maintenance: every request answers a 503 maintenance page; the app keeps running.
+    maintenance: bool = False
 
 
 class EdgeRouter(Protocol):

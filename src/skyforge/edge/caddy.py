@@ -83,6 +83,9 @@ class CaddyEdge:
         # Caddy's own 503 server, which the slots of a route without upstreams point at.
         self.unavailable_socket = validate.socket_path(data_dir / "run" / "edge-unavailable.sock")
         self._unavailable = unix_address(self.unavailable_socket)
+        # ... and its maintenance page, for the slots of a route in maintenance.
+        self.maintenance_socket = validate.socket_path(data_dir / "run" / "edge-maintenance.sock")
+        self._maintenance = unix_address(self.maintenance_socket)
         self.log_path = data_dir / "logs" / "caddy.log"
         self.edge_host, self.edge_port = edge_host, edge_port
         self.https_port = https_port  # None: no HTTPS listener, every host plain HTTP
@@ -164,12 +167,20 @@ class CaddyEdge:
         """Make the routed set of hosts exactly `routes`; reload Caddy only if that changes."""
         desired = validate.routes(routes)
         tls, redirect = validate.secure_hostnames(routes)
+        maintenance = tuple(sorted(r.key for r in routes if r.maintenance and r.key in desired))
         async with self._lock:
             state = self._state
             if (desired, tls, redirect) != (state.routes, state.tls, state.redirect_https):
                 state.routes, state.tls, state.redirect_https = desired, tls, redirect
                 state.size_slots()
                 self._save()
+            if maintenance != state.maintenance:
+                # Slot files only: Caddy reads them per request, so no reload.
+                changed = set(maintenance) ^ set(state.maintenance)
+                state.maintenance = maintenance
+                self._save()
+                for key in sorted(changed & state.slots.keys()):
+                    self._write_slots(key)
             await self._apply()
 
     async def set_verification_tokens(self, tokens: dict[str, str]) -> None:
@@ -309,14 +320,16 @@ class CaddyEdge:
     def _rewrite_slots(self) -> int:
         """Write again every slot file that differs from the state; how many were."""
         written = sum(
-            caddy_state.write_slots(self._edge_dir, self._state, key, self._unavailable)
+            caddy_state.write_slots(
+                self._edge_dir, self._state, key, self._unavailable, self._maintenance
+            )
             for key in self._state.slots
         )
         self._slots_written |= self._state.slots.keys()
         return written
 
     def _check_sockets(self) -> None:
-        for sock in (self.admin_socket, self.unavailable_socket):
+        for sock in (self.admin_socket, self.unavailable_socket, self.maintenance_socket):
             caddy_state.check_private_socket(sock)
 
     def _desired_config(self) -> bytes:
@@ -325,6 +338,7 @@ class CaddyEdge:
                 admin_socket=self.admin_socket,
                 listen=self._listen,
                 unavailable_socket=self.unavailable_socket,
+                maintenance_socket=self.maintenance_socket,
                 edge_dir=self._edge_dir,
                 routes=self._state.routes,
                 slots=self._state.slots,
@@ -412,6 +426,7 @@ class CaddyEdge:
             self._pidfile.unlink(missing_ok=True)
             self.admin_socket.unlink(missing_ok=True)
             self.unavailable_socket.unlink(missing_ok=True)
+            self.maintenance_socket.unlink(missing_ok=True)
         if self._client is not None:
             await self._client.aclose()
         self._process, self._client, self._loaded = None, None, None
@@ -419,7 +434,9 @@ class CaddyEdge:
         self._slots_written.clear()  # checked again on the next start, whoever wrote them since
 
     def _write_slots(self, key: str) -> None:
-        caddy_state.write_slots(self._edge_dir, self._state, key, self._unavailable)
+        caddy_state.write_slots(
+            self._edge_dir, self._state, key, self._unavailable, self._maintenance
+        )
         self._slots_written.add(key)
 
     def _save(self) -> None:

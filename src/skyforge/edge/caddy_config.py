@@ -21,6 +21,7 @@ Json = dict[str, Any]
 
 SERVER = "edge"
 UNAVAILABLE_SERVER = "unavailable"
+MAINTENANCE_SERVER = "maintenance"
 # The slots a route starts with, doubled when it outgrows them (the only reload a scale change
 # makes). Slots hold the addresses round and round, so 12 splits evenly between 1, 2, 3, 4 or 6
 # instances (24 also 8 and 12); other counts give some instances one slot more (5 of 12 slots:
@@ -58,6 +59,10 @@ PAGE_404 = _PAGE.format(
 PAGE_503 = _PAGE.format(
     title="503 Service Unavailable",
     text="<code>{http.request.host}</code> has no running release.",
+)
+PAGE_MAINTENANCE = _PAGE.format(
+    title="503 Service Unavailable",
+    text="<code>{http.request.host}</code> is down for maintenance. Please try again later.",
 )
 
 
@@ -154,6 +159,7 @@ def build_config(
     https: caddy_tls.Https | None = None,
     tokens_dir: Path | None = None,
     log_file: Path | None = None,
+    maintenance_socket: Path | None = None,
 ) -> Json:
     """The full config: one route per key with hostnames, then a catch-all 404.
 
@@ -176,6 +182,11 @@ def build_config(
             "routes": [{"handle": [_page(503, PAGE_503)]}],
         },
     }
+    if maintenance_socket is not None:  # what the slots of a route in maintenance point at
+        servers[MAINTENANCE_SERVER] = {
+            "listen": [unix_listen(maintenance_socket)],
+            "routes": [{"handle": [_page(503, PAGE_MAINTENANCE, retry_after=True)]}],
+        }
     for server in servers.values():
         # Plain HTTP only (h2 and h3 need TLS). Automatic HTTPS would certify every routed
         # name, .localhost ones included, and redirect them all: TLS is explicit, below.
@@ -274,10 +285,8 @@ def _reverse_proxy(upstreams: list[Json]) -> Json:
     }
 
 
-def _page(status: int, body: str) -> Json:
-    return {
-        "handler": "static_response",
-        "status_code": status,
-        "headers": {"Content-Type": ["text/html; charset=utf-8"]},
-        "body": body,
-    }
+def _page(status: int, body: str, retry_after: bool = False) -> Json:
+    headers = {"Content-Type": ["text/html; charset=utf-8"]}
+    if retry_after:
+        headers["Retry-After"] = ["60"]
+    return {"handler": "static_response", "status_code": status, "headers": headers, "body": body}

@@ -36,6 +36,7 @@ class EdgeState:
     slots: dict[str, int] = field(default_factory=dict)
     tls: tuple[str, ...] = ()  # the routed hostnames served over HTTPS
     redirect_https: tuple[str, ...] = ()  # ... and those of them redirected there
+    maintenance: tuple[str, ...] = ()  # the keys whose slots point at the maintenance page
 
     def route_list(self) -> list[Route]:
         """The routes, as given to set_routes, by key."""
@@ -45,6 +46,7 @@ class EdgeState:
                 names,
                 tuple(name for name in names if name in self.tls),
                 tuple(name for name in names if name in self.redirect_https),
+                key in self.maintenance,
             )
             for key, names in sorted(self.routes.items())
         ]
@@ -77,6 +79,10 @@ def load(path: Path) -> EdgeState | None:
             slots={key: _count(count) for key, count in saved.get("slots", {}).items()},
         )
         state.tls, state.redirect_https = validate.secure_hostnames(routes)
+        # Absent in states saved before maintenance was: none in maintenance.
+        state.maintenance = tuple(
+            sorted(k for k in saved.get("maintenance", []) if k in state.routes)
+        )
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, KeyError, AttributeError, Invalid) as error:
@@ -93,21 +99,28 @@ def save(path: Path, state: EdgeState) -> None:
         "upstreams": state.upstreams,
         "slots": state.slots,
         "tls": state.tls,
+        "maintenance": state.maintenance,
         "redirect_https": state.redirect_https,
     }
     replace(path, json.dumps(saved, sort_keys=True, indent=1))
 
 
-def write_slots(edge_dir: Path, state: EdgeState, key: str, unavailable: str) -> int:
-    """Point the key's slot files at its upstreams (or the 503 server); skip unchanged ones.
+def write_slots(
+    edge_dir: Path, state: EdgeState, key: str, unavailable: str, maintenance: str | None = None
+) -> int:
+    """Point the key's slot files at its upstreams (or the 503 server, or in maintenance the
+    maintenance server); skip unchanged ones.
 
     Returns how many files were (re)written: a missing one, or one that differed.
     """
-    dials = slot_dials(state.upstreams.get(key, []), state.slots[key], unavailable)
+    if maintenance is not None and key in state.maintenance:
+        dials = [maintenance] * state.slots[key]
+    else:
+        dials = slot_dials(state.upstreams.get(key, []), state.slots[key], unavailable)
     written = 0
     for index, dial in enumerate(dials):
         path = slot_file(edge_dir, key, index)
-        text = validate.slot_address(dial, unavailable)
+        text = validate.slot_address(dial, unavailable, *([maintenance] if maintenance else []))
         if read_regular(path) != text:
             replace(path, text)
             written += 1

@@ -53,9 +53,10 @@ def upstream_address(address: str) -> str:
     return f"{host}:{int(match['port'])}"
 
 
-def slot_address(address: str, unavailable: str) -> str:
-    """Return what a slot may dial: a loopback "IP:PORT", or exactly the edge's own 503 server."""
-    return address if address == unavailable else upstream_address(address)
+def slot_address(address: str, unavailable: str, *internal: str) -> str:
+    """Return what a slot may dial: a loopback "IP:PORT", or exactly one of the edge's own
+    servers (the 503 page, and the `internal` others: the maintenance page)."""
+    return address if address in (unavailable, *internal) else upstream_address(address)
 
 
 def socket_path(path: Path) -> Path:

@@ -31,6 +31,7 @@ class UpdateService(Command):
     git: str | None = None
     branch: str | None = None
     org_admin: bool = False  # as in CreateService
+    maintenance: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,9 @@ async def update_service(
         if cmd.boot_timeout is not None:
             service.boot_timeout = check_boot_timeout(cmd.boot_timeout or None)
             changed.append("boot_timeout")
+        if cmd.maintenance is not None and cmd.maintenance != service.maintenance:
+            service.maintenance = cmd.maintenance
+            changed.append("maintenance")
         if cmd.resources is not None and service.change_resources(cmd.resources):
             changed.append("resources")
         if source is not None:

@@ -89,6 +89,8 @@ class Service:
     withhold_secrets: bool = False
     # How long a new web process may take to answer its health check; None: the operator's.
     boot_timeout: int | None = None
+    # The edge answers a 503 maintenance page for it; its processes keep running.
+    maintenance: bool = False
 
     def __post_init__(self) -> None:
         dns_label(self.name, "service name")

@@ -56,9 +56,13 @@ class DomainFeed:
 def route(service: ServiceRef, custom: CustomHosts | None) -> Route:
     """The edge route of a service: its generated hostnames, plus its custom ones."""
     if custom is None:
-        return Route(service.key, service.hostnames)
+        return Route(service.key, service.hostnames, maintenance=service.maintenance)
     return Route(
-        service.key, service.hostnames + custom.hostnames, custom.tls, custom.redirect_https
+        service.key,
+        service.hostnames + custom.hostnames,
+        custom.tls,
+        custom.redirect_https,
+        service.maintenance,
     )
 
 

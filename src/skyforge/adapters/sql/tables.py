@@ -190,6 +190,8 @@ services = Table(
     Column("config_version", Integer, nullable=False, server_default="0"),
     # A preview of a pull request from a fork: no secret ever reaches it.
     Column("withhold_secrets", Boolean, nullable=False, server_default="0"),
+    # The edge answers a maintenance page for it; its processes keep running.
+    Column("maintenance", Boolean, nullable=False, server_default="0"),
     UniqueConstraint("project_id", "name"),
 )
 

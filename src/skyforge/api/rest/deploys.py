@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from skyforge.api.auth import allow, still_allowed
@@ -15,6 +16,9 @@ from skyforge.api.rest.schemas.deploys import (
     DeployCreate,
     DeployPage,
     DeployRead,
+    NameChangesRead,
+    ReleaseChangesRead,
+    ReleaseDetail,
     ReleasePage,
     ReleaseRead,
     RollbackIn,
@@ -23,7 +27,7 @@ from skyforge.api.streams import guarded
 from skyforge.bootstrap import Platform
 from skyforge.deploys import queries
 from skyforge.deploys.commands import CancelDeploy, RequestDeploy, RollBack
-from skyforge.deploys.model import Deploy
+from skyforge.deploys.model import Deploy, NameChanges, Release, name_changes
 from skyforge.kernel.errors import Invalid
 
 router = APIRouter(prefix="/api/v1/projects/{project}/services/{service}", tags=["deploys"])
@@ -158,19 +162,59 @@ async def list_releases(
         raise Invalid("cursor is not one this API gave out")
     found = await queries.list_releases(sid, int(before) if before else None, limit, platform.uow())
     current = await queries.current_release(sid, platform.uow())
-    items = [
-        ReleaseRead(
-            version=r.version,
-            id=r.id,
-            build_id=r.build_id,
-            description=r.description,
-            config_names=sorted(r.config),
-            current=current is not None and r.id == current.id,
-            created_at=r.created_at,
-        )
-        for r in found
-    ]
+    commits = await platform.build_commits({r.build_id for r in found})
+    items = [_release(r, current, commits[r.build_id]) for r in found]
     return page(items, limit, str(found[-1].version) if found else "")
+
+
+@router.get(
+    "/releases/{version}",
+    response_model=ReleaseDetail,
+    dependencies=[Depends(allow("service.read"))],
+)
+async def get_release(
+    project: str,
+    service: str,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    platform: PlatformDep,
+) -> ReleaseDetail:
+    """One release and what changed against the one before: config var and secret names
+    added, changed or removed (never their values), and the commit."""
+    sid = await _service_id(platform, project, service)
+    release, previous = await queries.release_and_previous(sid, version, platform.uow())
+    current = await queries.current_release(sid, platform.uow())
+    ids = {release.build_id} | ({previous.build_id} if previous else set())
+    commits = await platform.build_commits(ids)
+    before_config: dict[str, object] = dict(previous.config) if previous else {}
+    before_secrets: dict[str, object] = dict(previous.secrets) if previous else {}
+    changes = ReleaseChangesRead(
+        previous=previous.version if previous else None,
+        previous_commit=commits[previous.build_id] if previous else None,
+        config=_names(name_changes(dict(release.config), before_config)),
+        secrets=_names(name_changes(dict(release.secrets), before_secrets)),
+    )
+    base = _release(release, current, commits[release.build_id])
+    return ReleaseDetail(**base.model_dump(), changes=changes)
+
+
+def _release(r: Release, current: Release | None, commit: str | None) -> ReleaseRead:
+    return ReleaseRead(
+        version=r.version,
+        id=r.id,
+        build_id=r.build_id,
+        commit=commit,
+        description=r.description,
+        config_names=sorted(r.config),
+        secrets=dict(r.secrets),
+        current=current is not None and r.id == current.id,
+        created_at=r.created_at,
+    )
+
+
+def _names(found: NameChanges) -> NameChangesRead:
+    return NameChangesRead(
+        added=list(found.added), changed=list(found.changed), removed=list(found.removed)
+    )
 
 
 @router.post(

@@ -127,7 +127,8 @@ async def run(
     if body.detach:
         return JSONResponse({"id": started.name}, status_code=202, headers=headers)
     check = still_allowed(request, "service.deploy")
-    chunks = guarded(_with_status(started), check, platform.settings.stream_recheck_seconds)
+    every = platform.settings.stream_recheck_seconds
+    chunks = guarded(_with_status(started), check, every, stopping=platform.stopping)
     headers["Cache-Control"] = "no-cache"
     headers["X-Accel-Buffering"] = "no"
     return StreamingResponse(chunks, media_type="text/plain; charset=utf-8", headers=headers)

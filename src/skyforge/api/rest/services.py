@@ -59,6 +59,7 @@ async def read(platform: Platform, s: Service, seen: dict[str, ObservedApp]) -> 
         url=f"http://{s.hostname}:{port}/",
         release=release.version if release else None,
         status=status,
+        maintenance=s.maintenance,
         created_at=s.created_at,
         updated_at=s.updated_at,
     )
@@ -127,6 +128,7 @@ async def update_service(
             git=body.source.git if body.source else None,
             branch=body.source.branch if body.source else None,
             org_admin=caller.org_admin,
+            maintenance=body.maintenance,
         )
     )
     return await read(platform, updated, await platform.runtime.observe())

@@ -67,6 +67,7 @@ class SqlServiceRepository(SqlRepository):
             "boot_timeout": service.boot_timeout,
             "updated_at": service.updated_at,
             "config_version": service.config_version,
+            "maintenance": service.maintenance,
         }
 
     async def _write_config(self, service: Service) -> None:
@@ -107,6 +108,7 @@ class SqlServiceRepository(SqlRepository):
                 config_version=r.config_version,
                 withhold_secrets=bool(r.withhold_secrets),
                 boot_timeout=r.boot_timeout,
+                maintenance=bool(r.maintenance),
             )
             for r in rows
         ]

@@ -30,10 +30,31 @@ class ReleaseRead(BaseModel):
     version: int
     id: str
     build_id: str
+    commit: str | None = Field(description="the git commit its build was made from")
     description: str
     config_names: list[str]
+    secrets: dict[str, int] = Field(description="NAME -> version of the secrets it runs with")
     current: bool
     created_at: datetime
+
+
+class NameChangesRead(BaseModel):
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+class ReleaseChangesRead(BaseModel):
+    """What changed against the release before: names only, never a value."""
+
+    previous: int | None = Field(description="version of the release before (None: the first)")
+    previous_commit: str | None
+    config: NameChangesRead
+    secrets: NameChangesRead = Field(description="secrets added, removed or at a new version")
+
+
+class ReleaseDetail(ReleaseRead):
+    changes: ReleaseChangesRead
 
 
 class ReleasePage(BaseModel):

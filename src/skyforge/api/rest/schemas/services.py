@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from skyforge.api.rest.schemas.base import Input
 from skyforge.services.model import MAX_BOOT_TIMEOUT
@@ -11,6 +11,13 @@ from skyforge.services.model import MAX_BOOT_TIMEOUT
 class SourceIn(Input):
     git: str = Field(max_length=2048, description="git URL or local path of a git repository")
     branch: str = Field("main", max_length=255)
+
+
+class SourceChange(Input):
+    git: str | None = Field(
+        None, max_length=2048, description="git URL or local path; absent: the same repository"
+    )
+    branch: str | None = Field(None, max_length=255, description="absent: the same branch")
 
 
 class ServiceCreate(Input):
@@ -38,7 +45,10 @@ class ServiceUpdate(Input):
         "(2xx/3xx from health_check_path); null: back to the default (SKYFORGE_BOOT_TIMEOUT)",
         examples=[120],
     )
-    source: SourceIn | None = None
+    source: SourceChange | None = None
+    maintenance: StrictBool | None = Field(
+        None, description="true: the edge answers a 503 maintenance page; the app keeps running"
+    )
 
 
 class SourceRead(BaseModel):
@@ -61,6 +71,7 @@ class ServiceRead(BaseModel):
         description="not deployed, starting, running, crashed (instances keep dying) or "
         "stopped (scaled to 0)"
     )
+    maintenance: bool = Field(description="the edge answers a 503 maintenance page for it")
     created_at: datetime
     updated_at: datetime
 

@@ -1,13 +1,13 @@
 """a restart deploy's process type
 
-Revision ID: 0024
+Revision ID: 0024_deploy_process
 Revises: 0023
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
+revision = "0024_deploy_process"
 down_revision = "0023"
 
 

@@ -1,13 +1,13 @@
 """services: their own boot timeout
 
-Revision ID: 0024
+Revision ID: 0024_service_boot_timeout
 Revises: 0023
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
+revision = "0024_service_boot_timeout"
 down_revision = "0023"
 
 
