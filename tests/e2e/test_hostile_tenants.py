@@ -94,6 +94,8 @@ def attacks():
         "admin_socket": attempt(admin_socket),
         "admin_tcp": attempt(lambda: socket.create_connection(("127.0.0.1", 2019), 2).close()),
         "read_victim": attempt(lambda: read(victim + "/app.py")),
+        "list_victim_logs": attempt(lambda: os.listdir(data + "/logs/apps/victim.web")),
+        "list_victim_cache": attempt(lambda: os.listdir(TARGETS["VICTIM_CACHE"])),
         "write_victim": attempt(lambda: write(victim + "/owned.txt")),
         "read_shadow": attempt(lambda: read("/etc/shadow")),
         "write_usr": attempt(lambda: write("/usr/owned.txt")),
@@ -156,6 +158,8 @@ REFUSED = [
     "admin_socket",
     "admin_tcp",
     "read_victim",
+    "list_victim_logs",
+    "list_victim_cache",
     "write_victim",
     "read_shadow",
     "write_usr",
@@ -197,10 +201,14 @@ def test_hostile_apps_builds_and_release_phases_reach_nothing_of_the_platform(
     targets = {
         "DATA_DIR": str(skyforge.data_dir.resolve()),
         "VICTIM_SLUG": str(victim_slug.resolve()),
+        "VICTIM_CACHE": str((skyforge.data_dir / "cache" / victim_slug.parent.name).resolve()),
         "CONTROL_PID": str(skyforge.proc.pid),
         "API_URL": skyforge.url,
         "TMP_FILE": f"/tmp/owned-by-tenant-{secrets.token_hex(8)}.txt",
     }
+    # What it aims at is there, on the host.
+    assert Path(targets["VICTIM_CACHE"]).is_dir()
+    assert (skyforge.data_dir / "logs" / "apps" / "victim.web").is_dir()
     evil_repo = make_git_repo(tmp_path / "evil", hostile_app(targets))
     created = api.post(
         "/api/v1/projects/evil/services", json={"name": "web", "source": {"git": str(evil_repo)}}
