@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -168,6 +169,21 @@ async def stored_bytes(engine: AsyncEngine, url: str) -> bytes:
                         found += json.dumps(value, default=str).encode()
                     found += b"\n"
     return bytes(found)
+
+
+def local_api_settings(data_dir: Path, admin_token: str, **extra: Any) -> Settings:
+    """Settings of an API on a free port that runs apps with the local runtime (no edge)."""
+    return Settings(
+        data_dir=data_dir,
+        runtime="local",
+        edge="null",
+        admin_token=admin_token,
+        api_port=free_port(),
+        reconcile_interval=0.5,
+        drain_seconds=0.1,
+        stop_grace=2,
+        **extra,
+    )
 
 
 def client_of(platform: Platform, token: str) -> httpx.AsyncClient:

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import api_server, free_port, make_git_repo
-
-from skyforge.config import Settings
+from tests.support import api_server, local_api_settings, make_git_repo
 
 TOKEN = "filters-admin-token-0123456789abcdef"
 SKYFORGE = Path(sys.executable).parent / "skyforge"
@@ -83,16 +81,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     and a worker process, after v1 ran the same."""
     root = tmp_path_factory.mktemp("filters")
     repo = make_git_repo(root / "repo", FILES)
-    settings = Settings(
-        data_dir=root / "data",
-        runtime="local",
-        edge="null",
-        admin_token=TOKEN,
-        api_port=free_port(),
-        reconcile_interval=0.5,
-        drain_seconds=0.1,
-        stop_grace=2,
-    )
+    settings = local_api_settings(root / "data", TOKEN)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with api_server(settings) as url, httpx.Client(base_url=url, headers=headers) as api:
         assert api.post("/api/v1/projects", json={"name": "shop"}).status_code == 201

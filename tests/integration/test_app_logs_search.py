@@ -17,9 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support import api_server, free_port, make_git_repo, ticking_app
-
-from skyforge.config import Settings
+from tests.support import api_server, local_api_settings, make_git_repo, ticking_app
 
 TOKEN = "logs-admin-token-0123456789abcdef"
 SKYFORGE = Path(sys.executable).parent / "skyforge"
@@ -31,16 +29,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, fl
     """A real API (local runtime) with shop/web deployed; its URL and the time before it."""
     root = tmp_path_factory.mktemp("logs")
     repo = make_git_repo(root / "repo", ticking_app(0.1, "hello-start Beta"))
-    settings = Settings(
-        data_dir=root / "data",
-        runtime="local",
-        edge="null",
-        admin_token=TOKEN,
-        api_port=free_port(),
-        reconcile_interval=0.5,
-        drain_seconds=0.1,
-        stop_grace=2,
-    )
+    settings = local_api_settings(root / "data", TOKEN)
     before = time.time()
     with api_server(settings) as url, client(url) as api:
         assert api.post("/api/v1/projects", json={"name": "shop"}).status_code == 201

@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.support import api_server, free_port, make_git_repo
-
-from skyforge.config import Settings
+from tests.support import api_server, local_api_settings, make_git_repo
 
 TOKEN = "boot-admin-token-0123456789abcdef"
 SVC = "/api/v1/projects/shop/services"
@@ -35,16 +33,7 @@ def test_a_boot_timeout_set_through_the_api_bounds_the_wait_shown_in_the_deploy_
     tmp_path: Path,
 ) -> None:
     repo = make_git_repo(tmp_path / "repo", SILENT)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        runtime="local",
-        edge="null",
-        admin_token=TOKEN,
-        api_port=free_port(),
-        reconcile_interval=0.5,
-        drain_seconds=0.1,
-        stop_grace=2,
-    )
+    settings = local_api_settings(tmp_path / "data", TOKEN)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with api_server(settings) as url, httpx.Client(base_url=url, headers=headers) as api:
         assert api.post("/api/v1/projects", json={"name": "shop"}).status_code == 201

@@ -20,9 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import api_server, eventually, free_port, make_git_repo, ticking_app
-
-from skyforge.config import Settings
+from tests.support import (
+    api_server,
+    eventually,
+    local_api_settings,
+    make_git_repo,
+    ticking_app,
+)
 
 TOKEN = "stream-access-admin-token-0123456789"
 PASSWORD = "correct horse battery staple"
@@ -43,17 +47,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("streams")
     web = make_git_repo(root / "web", ticking_app(0.1))
     slow = make_git_repo(root / "slow", {**ticking_app(1.0), **SLOW_RELEASE})
-    settings = Settings(
-        data_dir=root / "data",
-        runtime="local",
-        edge="null",
-        admin_token=TOKEN,
-        api_port=free_port(),
-        reconcile_interval=0.5,
-        drain_seconds=0.1,
-        stop_grace=2,
-        stream_recheck_seconds=0.5,
-    )
+    settings = local_api_settings(root / "data", TOKEN, stream_recheck_seconds=0.5)
     with api_server(settings) as base, httpx.Client(base_url=base, headers=bearer(TOKEN)) as api:
         assert api.post("/api/v1/projects", json={"name": "shop"}).status_code == 201
         for name, repo in (("web", web), ("slow", slow)):

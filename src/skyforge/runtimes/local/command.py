@@ -9,10 +9,12 @@ tree flat (our signals reach the app itself) and leaves no quoting to get wrong.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shlex
 import shutil
+from asyncio.subprocess import Process
 from pathlib import Path
 
 from skyforge.runtimes.base import AppRelease
@@ -37,6 +39,19 @@ def build_env(app: AppRelease, process: str, index: int | None, port: int | None
     env["SKYFORGE_PROCESS"] = process if index is None else f"{process}.{index}"
     env["SKYFORGE_RELEASE"] = f"v{app.version}"
     return env
+
+
+async def spawn_piped(argv: list[str], env: dict[str, str], cwd: Path) -> Process:
+    """Start a short-lived process in its own session, stdout and stderr merged into a pipe."""
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # its own group: killed as one, our signals do not reach it
+    )
 
 
 def expand(word: str, env: dict[str, str]) -> str:

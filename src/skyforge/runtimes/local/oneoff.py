@@ -18,7 +18,7 @@ from skyforge.adapters.sandbox import Jail, SandboxUnavailable
 from skyforge.kernel.errors import Conflict, Invalid
 from skyforge.kernel.masking import Masker
 from skyforge.runtimes.base import RUN_TIMED_OUT, AppRelease
-from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
+from skyforge.runtimes.local.command import CommandNotFound, build_env, spawn_piped, to_argv
 from skyforge.runtimes.local.logrelay import stamped
 from skyforge.runtimes.local.proc import signal_group
 
@@ -121,15 +121,7 @@ async def start_one_off(
     # Made before anything awaits: the next run's next_index() sees this number taken.
     os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=app.slug_dir,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = await spawn_piped(argv, env, app.slug_dir)
     except OSError as exc:
         raise Invalid(f"cannot start {argv[0]}: {exc}") from exc
     run = LocalOneOff(name, process, log_path, Masker(app.secret_values()))

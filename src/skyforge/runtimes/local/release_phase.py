@@ -11,7 +11,7 @@ from skyforge.adapters.sandbox import Jail, SandboxUnavailable
 from skyforge.kernel.logs import LogSink
 from skyforge.kernel.masking import Masker
 from skyforge.runtimes.base import AppRelease, RolloutFailed
-from skyforge.runtimes.local.command import CommandNotFound, build_env, to_argv
+from skyforge.runtimes.local.command import CommandNotFound, build_env, spawn_piped, to_argv
 from skyforge.runtimes.local.logrelay import stamped
 from skyforge.runtimes.local.proc import signal_group
 
@@ -38,15 +38,7 @@ async def run_release_command(
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         # A pipe is fine here: the command is short-lived and dies with us anyway.
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=app.slug_dir,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = await spawn_piped(argv, env, app.slug_dir)
     except OSError as exc:
         raise RolloutFailed(f"release phase failed: cannot start {argv[0]}: {exc}") from exc
     try:
