@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from skyforge.cli.client import connect, segment
-from skyforge.cli.options import Json, Project
-from skyforge.cli.output import note, print_json, say, table, when
+from skyforge.cli.options import Json, Project, Quiet
+from skyforge.cli.output import ids, note, print_json, say, table, when
 
 app = typer.Typer(help="Add, verify, list and remove custom domains.", no_args_is_help=True)
 
@@ -66,12 +66,17 @@ def verify(hostname: Hostname, service: Service, project: Project, as_json: Json
 
 
 @app.command("list")
-def list_domains(service: Service, project: Project, as_json: Json = False) -> None:
+def list_domains(
+    service: Service, project: Project, as_json: Json = False, quiet: Quiet = False
+) -> None:
     """List a service's custom domains and their status."""
     with connect() as api:
         found = api.call("GET", _path(project, service))["items"]
     if as_json:
         print_json(found)
+        return
+    if quiet:
+        ids(d["hostname"] for d in found)
         return
     rows = [
         (
