@@ -1,9 +1,10 @@
 """What a user copies from the CLI's output works when pasted: whole ids at 80 columns, `-q`
-for scripts."""
+for scripts, and hints that run as printed."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import uuid
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,20 @@ def test_quiet_lists_print_only_the_ids_one_a_line(cli: Cli, deployed: str) -> N
             assert expected, args
     assert cli("releases", "web", "-p", deployed, "-q").stdout.splitlines() == ["2", "1"]
     assert cli("domains", "list", "web", "-p", deployed, "-q").stdout == f"{host}\n"
+
+
+def test_the_domains_verify_hint_runs_as_printed(cli: Cli, site: Path) -> None:
+    project = create_service(cli, site)
+    host = f"{project}.example.invalid"
+
+    added = cli("domains", "add", host, "web", "-p", project, COLUMNS="80")
+    hint = next(line for line in added.stdout.splitlines() if "domains verify" in line)
+    printed = shlex.split(hint.split("`")[1])
+    assert printed[0] == "skyforge"
+    verified = cli(*printed[1:], COLUMNS="80")
+
+    assert added.exit_code == 0, added.output
+    # Not a usage error (2): the check ran and says the record is missing (1).
+    assert verified.exit_code == 1, verified.output
+    assert f"{host} is pending" in verified.stdout
+    assert "Usage:" not in verified.output

@@ -21,9 +21,10 @@ def _path(project: str, service: str, hostname: str | None = None) -> str:
     return path if hostname is None else f"{path}/{segment(hostname)}"
 
 
-def _instructions(domain: dict[str, Any]) -> None:
+def _instructions(domain: dict[str, Any], service: str, project: str) -> None:
     txt = domain["verification"]["txt"]
-    say(f"Create this DNS record, then run `skyforge domains verify {domain['hostname']}`:")
+    verify = f"skyforge domains verify {domain['hostname']} {service} -p {project}"
+    say(f"Create this DNS record, then run `{verify}`:")
     typer.echo(f"  {txt['name']}  TXT  {txt['value']}")
     note(f"Or point {domain['hostname']} at this platform: {domain['verification']['http_url']}")
 
@@ -46,7 +47,7 @@ def add(
         print_json(domain)
         return
     say(f"Added {domain['hostname']} to {service} (pending).", style="green")
-    _instructions(domain)
+    _instructions(domain, service, project)
 
 
 @app.command()
@@ -61,7 +62,7 @@ def verify(hostname: Hostname, service: Service, project: Project, as_json: Json
         say(f"{domain['hostname']} is verified and routed to {service}.", style="green")
         return
     say(f"{domain['hostname']} is {domain['status']}: {domain['reason']}", style="yellow")
-    _instructions(domain)
+    _instructions(domain, service, project)
     raise typer.Exit(1)
 
 
