@@ -1,5 +1,5 @@
 """What a user copies from the CLI's output works when pasted: whole ids at 80 columns, `-q`
-for scripts, and hints that run as printed."""
+for scripts, hints that run as printed, and a scale that says when it applies."""
 
 from __future__ import annotations
 
@@ -110,3 +110,24 @@ def test_the_domains_verify_hint_runs_as_printed(cli: Cli, site: Path) -> None:
     assert verified.exit_code == 1, verified.output
     assert f"{host} is pending" in verified.stdout
     assert "Usage:" not in verified.output
+
+
+def test_scale_before_the_first_deploy_says_it_is_saved_for_then(cli: Cli, site: Path) -> None:
+    project = create_service(cli, site)
+
+    saved = cli("scale", "web", "web=2", "-p", project)
+    info = json.loads(cli("services", "info", "web", "-p", project, "--json").stdout)
+    deployed = cli("deploy", "web", "-p", project)
+    processes = listed(cli, "ps", "web", "-p", project)
+    rescaled = cli("scale", "web", "web=1", "-p", project)
+
+    assert saved.exit_code == 0, saved.output
+    assert "Scaled" not in saved.output
+    assert "Saved the scale of web: web=2." in saved.stdout
+    assert f"takes effect at the first deploy: skyforge deploy web -p {project}" in saved.stderr
+    assert info["release"] is None and info["scale"]["web"] == 2
+    assert deployed.exit_code == 0, deployed.output
+    assert [p["name"] for p in processes] == ["web.1", "web.2"]
+    assert rescaled.exit_code == 0, rescaled.output
+    assert "Scaled web: web=1." in rescaled.stdout
+    assert "first deploy" not in rescaled.output

@@ -178,7 +178,12 @@ def scale(
     if as_json:
         print_json(updated)
         return
-    say(f"Scaled {updated['name']}: {_scale(updated['scale'])}.", style="green")
+    counted = _scale(updated["scale"])
+    if updated["release"] is None:  # nothing runs yet: the counts wait for the first deploy
+        say(f"Saved the scale of {updated['name']}: {counted}.", style="green")
+        note(f"It takes effect at the first deploy: skyforge deploy {service} -p {project}")
+        return
+    say(f"Scaled {updated['name']}: {counted}.", style="green")
 
 
 def open_service(service: Service, project: Project) -> None:
