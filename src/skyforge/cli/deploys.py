@@ -8,8 +8,8 @@ import typer
 
 from skyforge.cli import follow as following
 from skyforge.cli.client import connect, segment, service_path
-from skyforge.cli.options import Follow, Json, Project, Service
-from skyforge.cli.output import fail, fields, print_json, say, table, when
+from skyforge.cli.options import Follow, Json, Project, Quiet, Service
+from skyforge.cli.output import fail, fields, ids, print_json, say, table, when
 
 app = typer.Typer(help="List, follow and cancel deploys.", no_args_is_help=True)
 
@@ -42,12 +42,21 @@ def rollback(
         following.start(api, project, service, queued, follow)
 
 
-def releases(service: Service, project: Project, limit: Limit = 20, as_json: Json = False) -> None:
-    """List a service's releases, newest first."""
+def releases(
+    service: Service,
+    project: Project,
+    limit: Limit = 20,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """List a service's releases, newest first (`-q`: their numbers only)."""
     with connect() as api:
         found = api.collect(f"{service_path(project, service)}/releases", limit)
     if as_json:
         print_json(found)
+        return
+    if quiet:
+        ids(r["version"] for r in found)
         return
     rows = [
         (
@@ -116,13 +125,20 @@ def _release(d: dict[str, Any]) -> str:
 
 @app.command("list")
 def list_deploys(
-    service: Service, project: Project, limit: Limit = 20, as_json: Json = False
+    service: Service,
+    project: Project,
+    limit: Limit = 20,
+    as_json: Json = False,
+    quiet: Quiet = False,
 ) -> None:
     """List a service's deploys, newest first."""
     with connect() as api:
         found = api.collect(f"{service_path(project, service)}/deploys", limit)
     if as_json:
         print_json(found)
+        return
+    if quiet:
+        ids(d["id"] for d in found)
         return
     rows = [
         (d["id"], d["kind"], d["status"], _release(d), when(d["created_at"]), d["error"] or "")

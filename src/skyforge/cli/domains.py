@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from skyforge.cli.client import connect, segment
-from skyforge.cli.options import Json, Project
-from skyforge.cli.output import note, print_json, say, table, when
+from skyforge.cli.options import Json, Project, Quiet
+from skyforge.cli.output import ids, note, print_json, say, table, when
 
 app = typer.Typer(help="Add, verify, list and remove custom domains.", no_args_is_help=True)
 
@@ -21,9 +21,10 @@ def _path(project: str, service: str, hostname: str | None = None) -> str:
     return path if hostname is None else f"{path}/{segment(hostname)}"
 
 
-def _instructions(domain: dict[str, Any]) -> None:
+def _instructions(domain: dict[str, Any], service: str, project: str) -> None:
     txt = domain["verification"]["txt"]
-    say(f"Create this DNS record, then run `skyforge domains verify {domain['hostname']}`:")
+    verify = f"skyforge domains verify {domain['hostname']} {service} -p {project}"
+    say(f"Create this DNS record, then run `{verify}`:")
     typer.echo(f"  {txt['name']}  TXT  {txt['value']}")
     note(f"Or point {domain['hostname']} at this platform: {domain['verification']['http_url']}")
 
@@ -46,7 +47,7 @@ def add(
         print_json(domain)
         return
     say(f"Added {domain['hostname']} to {service} (pending).", style="green")
-    _instructions(domain)
+    _instructions(domain, service, project)
 
 
 @app.command()
@@ -61,17 +62,22 @@ def verify(hostname: Hostname, service: Service, project: Project, as_json: Json
         say(f"{domain['hostname']} is verified and routed to {service}.", style="green")
         return
     say(f"{domain['hostname']} is {domain['status']}: {domain['reason']}", style="yellow")
-    _instructions(domain)
+    _instructions(domain, service, project)
     raise typer.Exit(1)
 
 
 @app.command("list")
-def list_domains(service: Service, project: Project, as_json: Json = False) -> None:
+def list_domains(
+    service: Service, project: Project, as_json: Json = False, quiet: Quiet = False
+) -> None:
     """List a service's custom domains and their status."""
     with connect() as api:
         found = api.call("GET", _path(project, service))["items"]
     if as_json:
         print_json(found)
+        return
+    if quiet:
+        ids(d["hostname"] for d in found)
         return
     rows = [
         (

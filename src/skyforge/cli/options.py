@@ -29,6 +29,9 @@ Service = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print raw JSON (for scripts).")]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only the ids, one a line (for scripts).")
+]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Follow = Annotated[
     bool, typer.Option("--follow/--no-follow", help="Stream the deploy's output until it ends.")

@@ -44,14 +44,30 @@ def print_json(data: Any) -> None:
 
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[object]], empty: str) -> None:
-    """A Rich table, or `empty` (on stderr) when there are no rows."""
-    grid = Table(*columns, box=None, header_style="bold", pad_edge=False)
-    for row in rows:
-        grid.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
-    if not grid.row_count:
+    """A Rich table, or `empty` (on stderr) when there are no rows.
+
+    The first column is what a user copies (an id, a name, a hostname): it is never cut or
+    wrapped, whatever the width; the other columns fold to make room for it.
+    """
+    cells = [[Text("" if cell is None else str(cell)) for cell in row] for row in rows]
+    if not cells:
         note(empty)
         return
+    grid = Table(*columns, box=None, header_style="bold", pad_edge=False)
+    key, *others = grid.columns
+    key.no_wrap = True
+    key.min_width = max(len(str(columns[0])), *(len(row[0]) for row in cells))
+    for column in others:
+        column.overflow = "fold"
+    for row in cells:
+        grid.add_row(*row)
     out().print(grid)
+
+
+def ids(values: Iterable[object]) -> None:
+    """One id per line and nothing else (`-q`, for scripts)."""
+    for value in values:
+        typer.echo(str(value))
 
 
 def fields(pairs: Iterable[tuple[str, object]]) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from skyforge.cli.client import connect, segment
-from skyforge.cli.options import Json, Yes, confirm_name
-from skyforge.cli.output import print_json, say, table, when
+from skyforge.cli.options import Json, Quiet, Yes, confirm_name
+from skyforge.cli.output import ids, print_json, say, table, when
 
 app = typer.Typer(help="Create, list and delete projects.", no_args_is_help=True)
 
@@ -27,12 +27,15 @@ def create(name: Name, as_json: Json = False) -> None:
 
 
 @app.command("list")
-def list_projects(as_json: Json = False) -> None:
+def list_projects(as_json: Json = False, quiet: Quiet = False) -> None:
     """List projects."""
     with connect() as api:
         projects = api.collect("/projects")
     if as_json:
         print_json(projects)
+        return
+    if quiet:
+        ids(p["name"] for p in projects)
         return
     rows = [(p["name"], ", ".join(p["environments"]), when(p["created_at"])) for p in projects]
     table(("NAME", "ENVIRONMENTS", "CREATED"), rows, "No projects yet: `skyforge projects create`.")

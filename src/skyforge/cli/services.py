@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from skyforge.cli.client import connect, segment, service_path
-from skyforge.cli.options import Json, Project, Service, Yes, confirm_name
-from skyforge.cli.output import fail, fields, note, print_json, say, table, when
+from skyforge.cli.options import Json, Project, Quiet, Service, Yes, confirm_name
+from skyforge.cli.output import fail, fields, ids, note, print_json, say, table, when
 
 app = typer.Typer(help="Create, list, inspect, update and delete services.", no_args_is_help=True)
 
@@ -73,12 +73,15 @@ def create(
 
 
 @app.command("list")
-def list_services(project: Project, as_json: Json = False) -> None:
+def list_services(project: Project, as_json: Json = False, quiet: Quiet = False) -> None:
     """List a project's services."""
     with connect() as api:
         services = api.collect(f"/projects/{segment(project)}/services")
     if as_json:
         print_json(services)
+        return
+    if quiet:
+        ids(s["name"] for s in services)
         return
     rows = [(s["name"], _status(s), _release(s), s["url"], _scale(s["scale"])) for s in services]
     table(("NAME", "STATUS", "RELEASE", "URL", "SCALE"), rows, "No services in this project.")
@@ -175,7 +178,12 @@ def scale(
     if as_json:
         print_json(updated)
         return
-    say(f"Scaled {updated['name']}: {_scale(updated['scale'])}.", style="green")
+    counted = _scale(updated["scale"])
+    if updated["release"] is None:  # nothing runs yet: the counts wait for the first deploy
+        say(f"Saved the scale of {updated['name']}: {counted}.", style="green")
+        note(f"It takes effect at the first deploy: skyforge deploy {service} -p {project}")
+        return
+    say(f"Scaled {updated['name']}: {counted}.", style="green")
 
 
 def open_service(service: Service, project: Project) -> None:

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from skyforge.cli.client import connect, segment
-from skyforge.cli.options import Json
-from skyforge.cli.output import note, print_json, say, table, warn, when
+from skyforge.cli.options import Json, Quiet
+from skyforge.cli.output import ids, note, print_json, say, table, warn, when
 
 app = typer.Typer(help="Create, list and revoke your personal API tokens.", no_args_is_help=True)
 
@@ -60,12 +60,15 @@ def create(
 
 
 @app.command("list")
-def list_tokens(as_json: Json = False) -> None:
+def list_tokens(as_json: Json = False, quiet: Quiet = False) -> None:
     """List your tokens (never their secrets)."""
     with connect() as api:
         found: list[dict[str, Any]] = api.call("GET", "/tokens")["items"]
     if as_json:
         print_json(found)
+        return
+    if quiet:
+        ids(t["id"] for t in found)
         return
     rows = [
         (
