@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from tests.cli.conftest import Cli
+from tests.cli.test_deploys import wait_for_release
 
 
 @pytest.fixture
@@ -39,7 +40,9 @@ def test_a_secret_can_be_set_read_listed_and_unset(cli: Cli, project: str) -> No
     assert json.loads(cli("secrets", "list", "-p", project, "--json").stdout) == []
 
 
-def test_a_value_from_stdin_never_appears_on_the_command_line(cli: Cli, project: str) -> None:
+def test_a_value_from_stdin_never_appears_on_the_command_line(
+    cli: Cli, project: str, site: Path
+) -> None:
     result = cli(
         "secrets", "set", "PEM", "--stdin", "-s", "web", "-p", project, input="line 1\nline 2\n"
     )
@@ -47,6 +50,8 @@ def test_a_value_from_stdin_never_appears_on_the_command_line(cli: Cli, project:
     assert result.exit_code == 0, result.output
     assert "for service web" in result.stdout
     assert cli("secrets", "get", "PEM", "-p", project).stdout == "line 1\nline 2\n"
+    assert cli("services", "create", "api", "-p", project, "--git", str(site)).exit_code == 0
+    assert cli("secrets", "set", "API_PEM=x", "-s", "api", "-p", project).exit_code == 0
     only_web = json.loads(cli("secrets", "list", "-p", project, "-s", "web", "--json").stdout)
     assert [(s["name"], s["service"]) for s in only_web] == [("PEM", "web")]
 
@@ -79,3 +84,23 @@ def test_the_master_key_can_be_rotated_from_the_cli(cli: Cli, project: str) -> N
     assert rotated.exit_code == 0, rotated.output
     assert "Re-wrapped" in rotated.stdout
     assert cli("secrets", "get", "API_KEY", "-p", project).stdout == "kept-value\n"
+
+
+def test_after_a_rollback_the_list_says_the_running_release_lacks_a_newer_secret(
+    cli: Cli, project: str
+) -> None:
+    assert cli("deploy", "web", "-p", project).exit_code == 0  # v1, no secret
+    assert cli("secrets", "set", "API_KEY=k", "-p", project).exit_code == 0
+    wait_for_release(cli, project, 2)  # v2 runs API_KEY v1
+    back = cli("rollback", "web", "-p", project, "--release", "1")
+
+    listed = cli("secrets", "list", "-p", project, "-s", "web")
+    as_json = json.loads(cli("secrets", "list", "-p", project, "-s", "web", "--json").stdout)
+
+    assert back.exit_code == 0, back.output
+    assert "RUNNING" in listed.stdout
+    assert "API_KEY" in listed.stdout and "not in v3" in listed.stdout
+    assert "web's running release (v3) does not carry" in listed.stderr
+    assert [(s["in_current_release"], s["current_release_version"]) for s in as_json] == [
+        (False, None)
+    ]

@@ -269,6 +269,34 @@ async def test_a_route_in_maintenance_answers_the_maintenance_page_without_a_rel
     assert admin_loads(caddy) == loads  # slot files only: Caddy never reloaded
 
 
+async def test_a_route_scaled_to_zero_says_so_not_that_it_has_no_release(
+    caddy: CaddyEdge, backends: Callable[[], Backend]
+) -> None:
+    backend = backends()
+    await caddy.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    await caddy.set_upstreams(KEY, [backend.address])
+    loads = admin_loads(caddy)
+
+    # web=0: the runtime stops its instances, the route says it is scaled to zero.
+    await caddy.set_routes(
+        [Route(KEY, (HOST,), scaled_to_zero=True), Route("p.b", ("b.p.localhost",))]
+    )
+    await caddy.set_upstreams(KEY, [])
+    status, body, _ = get(caddy.edge_port, HOST)
+
+    assert status == 503
+    assert f"{HOST}</code> is scaled to 0 web processes" in body
+    assert "no running release" not in body
+    # A route that never had a release still says so.
+    assert "no running release" in get(caddy.edge_port, "b.p.localhost")[1]
+
+    await caddy.set_routes([Route(KEY, (HOST,)), Route("p.b", ("b.p.localhost",))])
+    await caddy.set_upstreams(KEY, [backend.address])
+
+    assert get(caddy.edge_port, HOST)[:2] == (200, str(backend.port))
+    assert admin_loads(caddy) == loads  # slot files only: Caddy never reloaded
+
+
 async def test_maintenance_survives_a_restart_of_the_control_plane(
     make_edge: MakeEdge, tmp_path: Path, backends: Callable[[], Backend]
 ) -> None:

@@ -91,6 +91,9 @@ def test_ps_lists_each_instance_and_restart_replaces_them_without_a_failed_reque
     skyforge.cli("scale", "web", "web=0", "worker=0", "-p", "shop")
     wait_until(lambda: ps(skyforge, "web") == {})
     assert status(skyforge, "web") == "stopped"
+    page = skyforge.wait_status(HOST, 503)
+    assert "web.shop.localhost</code> is scaled to 0 web processes" in page
+    assert "no running release" not in page
 
 
 def test_a_crash_looping_process_shows_as_crashed(skyforge: SkyForge, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from tests.integration.conftest import People
 from tests.integration.test_api_services import SVC, deploy, wait_deploy
+from tests.support import make_git_repo
 
 from skyforge.bootstrap import Platform
 from skyforge.runtimes.null import NullRuntime
@@ -109,3 +110,21 @@ async def test_a_viewer_sees_the_processes_but_cannot_restart_or_run(
         refused = await viewer.post(f"{SVC}/web/{path}", json=payload)
         assert refused.status_code == 403, path
     assert (await people.admin.get(f"{SVC}/web/deploys")).json()["items"][0]["kind"] == "build"
+
+
+async def test_a_new_services_worker_runs_one_instance_until_scaled(
+    api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    files = {"Procfile": "web: python3 -m http.server $PORT\nworker: python3 worker.py\n"}
+    repo = make_git_repo(tmp_path / "app", {**files, "worker.py": "print('beat')\n"})
+    await api.post("/api/v1/projects", json={"name": "shop"})
+    body = {"name": "web", "source": {"git": str(repo)}}
+    assert (await api.post(SVC, json=body)).status_code == 201
+
+    started = await api.post(f"{SVC}/web/deploys")
+    assert (await wait_deploy(api, started.json()["id"]))["status"] == "succeeded"
+    items = (await api.get(f"{SVC}/web/processes")).json()["items"]
+    service = (await api.get(f"{SVC}/web")).json()
+
+    assert [(p["name"], p["state"]) for p in items] == [("web.1", "up"), ("worker.1", "up")]
+    assert service["scale"] == {"web": 1, "worker": 1}  # a worker counts as 1 until scaled

@@ -120,6 +120,40 @@ async def test_a_rollback_runs_the_secret_versions_of_the_release_it_returns_to(
     assert current["version"] == 2  # the secret itself is not rolled back
 
 
+async def test_the_listing_for_a_service_says_which_secrets_its_running_release_carries(
+    shop: httpx.AsyncClient, platform: Platform
+) -> None:
+    await put(shop, "OLD", "old-1")
+    await deploy(shop)  # v1 runs OLD v1
+    await put(shop, "NEW", "new-1", service="web")
+    await put(shop, "OLD", "old-2")
+    assert (await latest(shop))["release"] == 3
+
+    back = await shop.post(f"{P}/services/web/rollback", json={"release": 1})
+    assert (await wait_deploy(shop, "web", back.json()["id"]))["status"] == "succeeded"
+    web = (await shop.get(f"{P}/secrets", params={"service": "web"})).json()["items"]
+    project = (await shop.get(f"{P}/secrets")).json()["items"]
+
+    assert "NEW" not in rolled_out(platform).env
+    running = {s["name"]: (s["in_current_release"], s["current_release_version"]) for s in web}
+    assert running == {"OLD": (True, 1), "NEW": (False, None)}
+    assert {s["name"]: s["version"] for s in web} == {"OLD": 2, "NEW": 1}  # not rolled back
+    # Not listed for one service: no one release to compare with.
+    assert {(s["in_current_release"], s["current_release_version"]) for s in project} == {
+        (None, None)
+    }
+
+
+async def test_the_listing_for_a_never_deployed_service_names_no_release(
+    shop: httpx.AsyncClient,
+) -> None:
+    await put(shop, "TOKEN", "token-1")
+
+    web = (await shop.get(f"{P}/secrets", params={"service": "web"})).json()["items"]
+
+    assert [(s["in_current_release"], s["current_release_version"]) for s in web] == [(None, None)]
+
+
 async def test_a_rollback_to_a_release_whose_secret_was_deleted_fails_and_keeps_serving(
     shop: httpx.AsyncClient, platform: Platform
 ) -> None:

@@ -145,12 +145,18 @@ class Api:
             save_config(replace(saved, session=session))
             self.session = session
 
-    def collect(self, path: str, limit: int | None = None) -> list[dict[str, Any]]:
-        """Every item of a collection, page after page (at most `limit`)."""
+    def collect(
+        self, path: str, limit: int | None = None, query: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every item of a collection, page after page (at most `limit`), filtered by `query`
+        (not in `path`: httpx would drop a query string there for the paging parameters)."""
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while limit is None or len(items) < limit:
-            params: dict[str, Any] = {"limit": min(200, limit - len(items)) if limit else 200}
+            params: dict[str, Any] = {
+                **(query or {}),
+                "limit": min(200, limit - len(items)) if limit else 200,
+            }
             if cursor:
                 params["cursor"] = cursor
             page = self.call("GET", path, params=params)

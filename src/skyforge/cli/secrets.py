@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from skyforge.cli.client import connect, segment
+from skyforge.cli.client import connect, segment, service_path
 from skyforge.cli.options import Json, Project
 from skyforge.cli.output import fail, note, print_json, say, table, when
 
@@ -89,15 +89,19 @@ def get(
 
 @app.command("list")
 def list_secrets(project: Project, service: ServiceOption = None, as_json: Json = False) -> None:
-    """List secrets: names, scope and versions, never values."""
+    """List secrets: names, scope and versions, never values; with --service, also which
+    version of each its running release carries (a rollback runs the release's own)."""
+    release = None
     with connect() as api:
-        path = _path(project)
+        query = {}
         if service is not None:
-            path += f"?service={segment(service)}"
-        found = sorted(api.collect(path), key=lambda s: s["name"])
+            query["service"] = service
+            release = api.call("GET", service_path(project, service)).get("release")
+        found = sorted(api.collect(_path(project), query=query), key=lambda s: s["name"])
     if as_json:
         print_json(found)
         return
+    heads = ("NAME", "SERVICE", "VERSION", "VERSIONS", "UPDATED")
     rows = [
         (
             s["name"],
@@ -105,10 +109,25 @@ def list_secrets(project: Project, service: ServiceOption = None, as_json: Json 
             f"v{s['version']}",
             s["versions"],
             when(s["updated_at"]),
+            *([_running(s, release)] if service is not None else []),
         )
         for s in found
     ]
-    table(("NAME", "SERVICE", "VERSION", "VERSIONS", "UPDATED"), rows, "No secrets yet.")
+    table((*heads, "RUNNING") if service is not None else heads, rows, "No secrets yet.")
+    if release is not None and any(s["in_current_release"] is False for s in found):
+        note(
+            f"{service}'s running release (v{release}) does not carry the secrets marked "
+            f"'not in v{release}': deploy to give it them."
+        )
+
+
+def _running(secret: dict[str, Any], release: int | None) -> str:
+    """The version of a secret the service's running release carries, for the table."""
+    if release is None:
+        return "(no release)"
+    if secret["in_current_release"]:
+        return f"v{secret['current_release_version']}"
+    return f"not in v{release}"
 
 
 @app.command()

@@ -22,6 +22,8 @@ class Route:
     redirect_https: tuple[str, ...] = ()
     # In maintenance: every request answers a 503 maintenance page; the app keeps running.
     maintenance: bool = False
+    # Scaled to 0 web processes: with no upstreams, the 503 page says so (not "no release").
+    scaled_to_zero: bool = False
 
 
 class EdgeRouter(Protocol):

@@ -86,6 +86,9 @@ class CaddyEdge:
         # ... and its maintenance page, for the slots of a route in maintenance.
         self.maintenance_socket = validate.socket_path(data_dir / "run" / "edge-maintenance.sock")
         self._maintenance = unix_address(self.maintenance_socket)
+        # ... and its scaled-to-0 page, for the empty slots of a route scaled to 0.
+        self.scaled_socket = validate.socket_path(data_dir / "run" / "edge-scaled.sock")
+        self._scaled = unix_address(self.scaled_socket)
         self.log_path = data_dir / "logs" / "caddy.log"
         self.edge_host, self.edge_port = edge_host, edge_port
         self.https_port = https_port  # None: no HTTPS listener, every host plain HTTP
@@ -168,16 +171,18 @@ class CaddyEdge:
         desired = validate.routes(routes)
         tls, redirect = validate.secure_hostnames(routes)
         maintenance = tuple(sorted(r.key for r in routes if r.maintenance and r.key in desired))
+        scaled = tuple(sorted(r.key for r in routes if r.scaled_to_zero and r.key in desired))
         async with self._lock:
             state = self._state
             if (desired, tls, redirect) != (state.routes, state.tls, state.redirect_https):
                 state.routes, state.tls, state.redirect_https = desired, tls, redirect
                 state.size_slots()
                 self._save()
-            if maintenance != state.maintenance:
+            if (maintenance, scaled) != (state.maintenance, state.scaled_to_zero):
                 # Slot files only: Caddy reads them per request, so no reload.
                 changed = set(maintenance) ^ set(state.maintenance)
-                state.maintenance = maintenance
+                changed |= set(scaled) ^ set(state.scaled_to_zero)
+                state.maintenance, state.scaled_to_zero = maintenance, scaled
                 self._save()
                 for key in sorted(changed & state.slots.keys()):
                     self._write_slots(key)
@@ -321,7 +326,7 @@ class CaddyEdge:
         """Write again every slot file that differs from the state; how many were."""
         written = sum(
             caddy_state.write_slots(
-                self._edge_dir, self._state, key, self._unavailable, self._maintenance
+                self._edge_dir, self._state, key, self._unavailable, self._maintenance, self._scaled
             )
             for key in self._state.slots
         )
@@ -329,7 +334,12 @@ class CaddyEdge:
         return written
 
     def _check_sockets(self) -> None:
-        for sock in (self.admin_socket, self.unavailable_socket, self.maintenance_socket):
+        for sock in (
+            self.admin_socket,
+            self.unavailable_socket,
+            self.maintenance_socket,
+            self.scaled_socket,
+        ):
             caddy_state.check_private_socket(sock)
 
     def _desired_config(self) -> bytes:
@@ -339,6 +349,7 @@ class CaddyEdge:
                 listen=self._listen,
                 unavailable_socket=self.unavailable_socket,
                 maintenance_socket=self.maintenance_socket,
+                scaled_socket=self.scaled_socket,
                 edge_dir=self._edge_dir,
                 routes=self._state.routes,
                 slots=self._state.slots,
@@ -427,6 +438,7 @@ class CaddyEdge:
             self.admin_socket.unlink(missing_ok=True)
             self.unavailable_socket.unlink(missing_ok=True)
             self.maintenance_socket.unlink(missing_ok=True)
+            self.scaled_socket.unlink(missing_ok=True)
         if self._client is not None:
             await self._client.aclose()
         self._process, self._client, self._loaded = None, None, None
@@ -435,7 +447,7 @@ class CaddyEdge:
 
     def _write_slots(self, key: str) -> None:
         caddy_state.write_slots(
-            self._edge_dir, self._state, key, self._unavailable, self._maintenance
+            self._edge_dir, self._state, key, self._unavailable, self._maintenance, self._scaled
         )
         self._slots_written.add(key)
 

@@ -22,6 +22,7 @@ Json = dict[str, Any]
 SERVER = "edge"
 UNAVAILABLE_SERVER = "unavailable"
 MAINTENANCE_SERVER = "maintenance"
+SCALED_SERVER = "scaled"
 # The slots a route starts with, doubled when it outgrows them (the only reload a scale change
 # makes). Slots hold the addresses round and round, so 12 splits evenly between 1, 2, 3, 4 or 6
 # instances (24 also 8 and 12); other counts give some instances one slot more (5 of 12 slots:
@@ -59,6 +60,10 @@ PAGE_404 = _PAGE.format(
 PAGE_503 = _PAGE.format(
     title="503 Service Unavailable",
     text="<code>{http.request.host}</code> has no running release.",
+)
+PAGE_SCALED_TO_ZERO = _PAGE.format(
+    title="503 Service Unavailable",
+    text="<code>{http.request.host}</code> is scaled to 0 web processes.",
 )
 PAGE_MAINTENANCE = _PAGE.format(
     title="503 Service Unavailable",
@@ -160,6 +165,7 @@ def build_config(
     tokens_dir: Path | None = None,
     log_file: Path | None = None,
     maintenance_socket: Path | None = None,
+    scaled_socket: Path | None = None,
 ) -> Json:
     """The full config: one route per key with hostnames, then a catch-all 404.
 
@@ -186,6 +192,11 @@ def build_config(
         servers[MAINTENANCE_SERVER] = {
             "listen": [unix_listen(maintenance_socket)],
             "routes": [{"handle": [_page(503, PAGE_MAINTENANCE, retry_after=True)]}],
+        }
+    if scaled_socket is not None:  # ... and those of a route scaled to 0 web processes
+        servers[SCALED_SERVER] = {
+            "listen": [unix_listen(scaled_socket)],
+            "routes": [{"handle": [_page(503, PAGE_SCALED_TO_ZERO)]}],
         }
     for server in servers.values():
         # Plain HTTP only (h2 and h3 need TLS). Automatic HTTPS would certify every routed

@@ -37,6 +37,7 @@ class EdgeState:
     tls: tuple[str, ...] = ()  # the routed hostnames served over HTTPS
     redirect_https: tuple[str, ...] = ()  # ... and those of them redirected there
     maintenance: tuple[str, ...] = ()  # the keys whose slots point at the maintenance page
+    scaled_to_zero: tuple[str, ...] = ()  # ... and, with no upstreams, at the scaled-to-0 page
 
     def route_list(self) -> list[Route]:
         """The routes, as given to set_routes, by key."""
@@ -47,6 +48,7 @@ class EdgeState:
                 tuple(name for name in names if name in self.tls),
                 tuple(name for name in names if name in self.redirect_https),
                 key in self.maintenance,
+                key in self.scaled_to_zero,
             )
             for key, names in sorted(self.routes.items())
         ]
@@ -83,6 +85,9 @@ def load(path: Path) -> EdgeState | None:
         state.maintenance = tuple(
             sorted(k for k in saved.get("maintenance", []) if k in state.routes)
         )
+        state.scaled_to_zero = tuple(
+            sorted(k for k in saved.get("scaled_to_zero", []) if k in state.routes)
+        )
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, KeyError, AttributeError, Invalid) as error:
@@ -100,27 +105,35 @@ def save(path: Path, state: EdgeState) -> None:
         "slots": state.slots,
         "tls": state.tls,
         "maintenance": state.maintenance,
+        "scaled_to_zero": state.scaled_to_zero,
         "redirect_https": state.redirect_https,
     }
     replace(path, json.dumps(saved, sort_keys=True, indent=1))
 
 
 def write_slots(
-    edge_dir: Path, state: EdgeState, key: str, unavailable: str, maintenance: str | None = None
+    edge_dir: Path,
+    state: EdgeState,
+    key: str,
+    unavailable: str,
+    maintenance: str | None = None,
+    scaled: str | None = None,
 ) -> int:
-    """Point the key's slot files at its upstreams (or the 503 server, or in maintenance the
-    maintenance server); skip unchanged ones.
+    """Point the key's slot files at its upstreams (or the 503 server: the scaled-to-0 one if
+    it is scaled to 0, or in maintenance the maintenance server); skip unchanged ones.
 
     Returns how many files were (re)written: a missing one, or one that differed.
     """
     if maintenance is not None and key in state.maintenance:
         dials = [maintenance] * state.slots[key]
     else:
-        dials = slot_dials(state.upstreams.get(key, []), state.slots[key], unavailable)
+        empty = scaled if scaled is not None and key in state.scaled_to_zero else unavailable
+        dials = slot_dials(state.upstreams.get(key, []), state.slots[key], empty)
+    internal = [page for page in (maintenance, scaled) if page]
     written = 0
     for index, dial in enumerate(dials):
         path = slot_file(edge_dir, key, index)
-        text = validate.slot_address(dial, unavailable, *([maintenance] if maintenance else []))
+        text = validate.slot_address(dial, unavailable, *internal)
         if read_regular(path) != text:
             replace(path, text)
             written += 1

@@ -55,14 +55,21 @@ class DomainFeed:
 
 def route(service: ServiceRef, custom: CustomHosts | None) -> Route:
     """The edge route of a service: its generated hostnames, plus its custom ones."""
+    scaled_to_zero = service.count("web") == 0
     if custom is None:
-        return Route(service.key, service.hostnames, maintenance=service.maintenance)
+        return Route(
+            service.key,
+            service.hostnames,
+            maintenance=service.maintenance,
+            scaled_to_zero=scaled_to_zero,
+        )
     return Route(
         service.key,
         service.hostnames + custom.hostnames,
         custom.tls,
         custom.redirect_https,
         service.maintenance,
+        scaled_to_zero,
     )
 
 

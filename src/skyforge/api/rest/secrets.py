@@ -18,6 +18,8 @@ from skyforge.api.rest.schemas.secrets import (
     SecretVersionPage,
     SecretVersionRead,
 )
+from skyforge.deploys import queries as deploy_queries
+from skyforge.deploys.model import Release
 from skyforge.identity.permissions import Scope
 from skyforge.projects import queries as project_queries
 from skyforge.secrets import queries
@@ -30,7 +32,8 @@ router = APIRouter(prefix="/api/v1/projects/{project}/secrets", tags=["secrets"]
 keys = APIRouter(prefix="/api/v1/secrets", tags=["secrets"])
 
 
-def read(s: Secret) -> SecretRead:
+def read(s: Secret, running: Release | None = None) -> SecretRead:
+    """A secret; with `running` (a service's current release), what of it that release runs."""
     return SecretRead(
         name=s.name,
         service=s.service,
@@ -38,6 +41,8 @@ def read(s: Secret) -> SecretRead:
         versions=s.versions,
         created_at=s.created_at,
         updated_at=s.updated_at,
+        in_current_release=None if running is None else s.name in running.secrets,
+        current_release_version=None if running is None else running.secrets.get(s.name),
     )
 
 
@@ -49,13 +54,16 @@ async def list_secrets(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Names, scopes and versions of a project's secrets, oldest first; never their values."""
+    """Names, scopes and versions of a project's secrets, oldest first; never their values.
+
+    With `service`: also which of them (and which version) its running release carries."""
     await project_queries.get_project(project, platform.uow())
-    service_id = None
+    service_id, running = None, None
     if service is not None:
         service_id = (await service_queries.get_service(project, service, platform.uow())).id
+        running = await deploy_queries.current_release(service_id, platform.uow())
     found = await queries.list_secrets(project, service_id, decode(cursor), limit, platform.uow())
-    return page([read(s) for s in found], limit, found[-1].id if found else "")
+    return page([read(s, running) for s in found], limit, found[-1].id if found else "")
 
 
 @router.put(

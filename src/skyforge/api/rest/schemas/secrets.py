@@ -21,6 +21,15 @@ class SecretRead(BaseModel):
     versions: int = Field(description="how many versions are kept")
     created_at: datetime
     updated_at: datetime
+    in_current_release: bool | None = Field(
+        None,
+        description="listed with ?service=: does that service's running release carry it (a "
+        "rollback runs the secret versions of the release it returns to); null otherwise, or "
+        "before its first release",
+    )
+    current_release_version: int | None = Field(
+        None, description="listed with ?service=: the version of it that release runs with"
+    )
 
 
 class SecretPage(BaseModel):
