@@ -175,6 +175,7 @@ async def test_a_master_key_rotation_reseals_the_local_runtimes_records(
             await eventually(finished, timeout=60)
             assert (await api.get(url)).json()["status"] == "succeeded"
             records = Registry(local.data_dir / "run")  # the data dir's key file
+            await eventually(records.key_ids)
             [first] = records.key_ids()
             for _ in range(2):
                 rotated = await api.post("/api/v1/secrets/rotate-key")

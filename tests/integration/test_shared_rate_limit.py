@@ -27,7 +27,9 @@ async def replicas(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]]
             "rate_auth_per_second": 0.01,
         }
     )
-    platforms = [Platform(shared), Platform(shared)]
+    # Two replicas: one database and one Redis, each its own data dir (one process a data dir).
+    other = shared.model_copy(update={"data_dir": shared.data_dir.parent / "replica-2"})
+    platforms = [Platform(shared), Platform(other)]
     clients = []
     try:
         for platform in platforms:

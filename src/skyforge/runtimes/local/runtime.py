@@ -119,7 +119,9 @@ class LocalRuntime:
             await self._restart(instance)
         for instance in self._instances.values():
             instance.routed = instance.record.type == "web"
-            instance.watcher = asyncio.create_task(supervise(instance, self._restart))
+            instance.watcher = asyncio.create_task(
+                supervise(instance, self._restart, self._unroute)
+            )
         await asyncio.gather(*(self._stop(i) for i in stale))
         await self._publish_routes(force=True)
         for key in self._serving:
@@ -398,7 +400,7 @@ class LocalRuntime:
             raise
         self._instances[instance.record.id] = instance
         self._registry.save(instance.record)
-        instance.watcher = asyncio.create_task(supervise(instance, self._restart))
+        instance.watcher = asyncio.create_task(supervise(instance, self._restart, self._unroute))
         where = f" on port {port}" if port is not None else ""
         log(f"-----> Starting {instance.label}{where} (v{app.version})")
         return instance
@@ -410,10 +412,7 @@ class LocalRuntime:
 
         While it is down it gets no traffic (its port may be anyone's now); it is routed
         again once it serves on its port, from its own process."""
-        key = instance.record.app.key
-        if instance.routed and instance.ready:
-            instance.ready = False
-            await self._publish_upstreams(key)
+        await self._unroute(instance)
         before = instance.record.port
         port = None
         if before is not None:
@@ -426,6 +425,12 @@ class LocalRuntime:
         self._registry.save(instance.record)
         if instance.routed:
             await self._back_in_service(instance)
+
+    async def _unroute(self, instance: Instance) -> None:
+        """A dead instance gets no traffic: its port may be anyone's until it serves again."""
+        if instance.routed and instance.ready:
+            instance.ready = False
+            await self._publish_upstreams(instance.record.app.key)
 
     async def _back_in_service(self, instance: Instance) -> None:
         """Route a restarted instance again as soon as it serves (checked while it lives)."""

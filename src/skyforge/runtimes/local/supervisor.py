@@ -17,8 +17,9 @@ STABLE_AFTER = 30.0  # up this long: the next crash is a new incident, backoff s
 Restart = Callable[[Instance], Awaitable[None]]
 
 
-async def supervise(instance: Instance, restart: Restart) -> None:
-    """Poll `instance` until it is stopped; when it dies on its own, wait and `restart` it."""
+async def supervise(instance: Instance, restart: Restart, died: Restart) -> None:
+    """Poll `instance` until it is stopped; when it dies on its own, tell `died` at once (it
+    must get no traffic meanwhile), wait and `restart` it."""
     backoff = FIRST_BACKOFF
     while not instance.stopping:
         await asyncio.sleep(POLL_INTERVAL)
@@ -28,6 +29,7 @@ async def supervise(instance: Instance, restart: Restart) -> None:
             await instance.end_for_relay()
         instance.exits += 1
         instance.kill_leftovers()
+        await died(instance)
         if time.monotonic() - instance.started_at >= STABLE_AFTER:
             backoff = FIRST_BACKOFF
         code = instance.exit_code()
