@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from skyforge.deploys.model import Release
 from skyforge.deploys.ports import BuildRef, ServiceRef, Switched
@@ -10,6 +11,15 @@ from skyforge.kernel.errors import StepFailed
 from skyforge.kernel.logs import LogSink
 from skyforge.runtimes.base import RolloutFailed, Runtime
 from skyforge.runtimes.render import render
+
+
+@contextmanager
+def _as_step() -> Iterator[None]:
+    """A runtime's RolloutFailed is the deploy step's failure, with its reason."""
+    try:
+        yield
+    except RolloutFailed as exc:
+        raise StepFailed(str(exc)) from exc
 
 
 class RuntimeDeployer:
@@ -26,12 +36,9 @@ class RuntimeDeployer:
         log: LogSink,
         secrets: Mapping[str, str] | None = None,
     ) -> None:
-        try:
-            await self.runtime.run_release_phase(
-                render(service, release, build, secrets), log, self.release_timeout
-            )
-        except RolloutFailed as exc:
-            raise StepFailed(str(exc)) from exc
+        app = render(service, release, build, secrets)
+        with _as_step():
+            await self.runtime.run_release_phase(app, log, self.release_timeout)
 
     async def rollout(
         self,
@@ -42,13 +49,11 @@ class RuntimeDeployer:
         secrets: Mapping[str, str] | None = None,
         on_switched: Switched | None = None,
     ) -> None:
-        try:
-            app = render(service, release, build, secrets)
+        app = render(service, release, build, secrets)
+        with _as_step():
             await self.runtime.rollout(
                 app, log, app.rollout_bound(self.rollout_timeout), on_switched
             )
-        except RolloutFailed as exc:
-            raise StepFailed(str(exc)) from exc
 
     async def restart(
         self,
@@ -59,8 +64,6 @@ class RuntimeDeployer:
         secrets: Mapping[str, str] | None = None,
         process: str | None = None,
     ) -> None:
-        try:
-            app = render(service, release, build, secrets)
+        app = render(service, release, build, secrets)
+        with _as_step():
             await self.runtime.restart(app, log, self.rollout_timeout, process)
-        except RolloutFailed as exc:
-            raise StepFailed(str(exc)) from exc
